@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: sets itself up when missing (venv, OS packages, the test appliance image),
+# lints, then runs pytest inside a network namespace that has only loopback.
+#   ./test.sh                  everything
+#   ./test.sh tests/unit -k seqfile     pytest arguments (lint is skipped when any are given)
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$top"
+scripts/setup.sh --test
+tests/setup-host.sh
+export PATH="$top/.venv/bin:$PATH"
+
+if [ $# -eq 0 ]; then
+    echo "== lint" >&2
+    ruff check .
+    yamllint -s .
+    ansible-lint --offline --profile production -q
+    ansible-playbook --syntax-check run_alignment.yml playbooks/*.yml
+fi
+echo "== tests (isolated: loopback only)" >&2
+exec tests/isolated pytest "$@"
