@@ -58,13 +58,9 @@ def _audit(event: str, args) -> None:
         host = _address_host(sock, address)
         if host is not None and not _is_loopback(host):
             _report(event, address)
-    elif event == "socket.getaddrinfo":
-        if not _is_loopback(args[0]):
-            _report(event, args[0])
-    elif event in ("socket.gethostbyname", "socket.gethostbyname_ex"):
+    elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
         if not _is_loopback(args[0]):
             _report(event, args[0])
 
 
-if os.environ.get("NETGUARD", "1") != "0":
-    sys.addaudithook(_audit)
+sys.addaudithook(_audit)

@@ -1,0 +1,442 @@
+"""A local test cloud: emulated AWS (moto), a Toil leader host reached over real SSH, and its
+`toil_leader` appliance container (podman standing in for docker). Loopback only.
+
+Recipe: ../shared/reference/test-cloud.md. Layout of one cloud, all under `workdir`:
+
+  moto server        127.0.0.1:<port>, instances get public IPs 127.0.1.x
+  leader host        sshd on port 22 of every loopback address (the namespace has only `lo`), user
+                     `core`, in a private mount namespace where /usr/bin/docker runs podman as root
+  appliance          container `toil_leader` (image: tests/setup-host.sh), with /opt, /var/lib/toil,
+                     /tmp and /etc/kubernetes mounted from workdir/leader/, so it can be recreated
+  ssh client         `ssh` wrapper first on PATH (-F workdir/ssh_config), private ssh-agent, test key
+
+Everything is started by start() and stopped by stop(); nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+
+TOP = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("CACTUS_TEST_CACHE", Path.home() / ".cache" / "cactus-aws-tests"))
+
+REGION = "us-west-2"
+ZONE = "us-west-2a"
+AMI = "ami-1e749f67"  # an image built into moto
+KEY_PAIR = "cactus-test-key"
+# A distinctive fake secret: tests grep logs, run records and the leader for it.
+FAKE_ACCESS_KEY = "AKIATESTCLOUD0000001"
+FAKE_SECRET_KEY = "fakeSecret+DoNotLeak/TestCloud0123456789abc"
+
+CONTAINER = "toil_leader"
+IMAGE = "localhost/cactus-test-appliance"
+LEADER_USER = "core"
+
+
+class CloudError(RuntimeError):
+    pass
+
+
+def assert_isolated() -> None:
+    """Refuse to run outside a network namespace that has only `lo` (see tests/isolated)."""
+    interfaces = sorted(name for _, name in socket.if_nameindex())
+    if interfaces != ["lo"]:
+        raise CloudError(
+            f"the test cloud runs only in an isolated network namespace (found interfaces {interfaces}); "
+            "run the tests through ./test.sh or tests/isolated"
+        )
+
+
+def find_image_dir() -> Path:
+    images = sorted(glob.glob(str(CACHE / "appliance-*" / "rootfs.tar")), key=os.path.getmtime)
+    if not images:
+        raise CloudError(f"no test appliance image in {CACHE}: run tests/setup-host.sh first")
+    return Path(images[-1]).parent
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Poll predicate() until it returns something truthy; bounded by timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise CloudError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class TestCloud:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.image_dir = find_image_dir()
+        self.moto_port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.moto_port}"
+        self.bin = self.workdir / "bin"
+        self.leader_root = self.workdir / "leader"
+        self.ssh_config = self.workdir / "ssh_config"
+        self.agent_sock = self.workdir / "agent.sock"
+        self.key_file = self.workdir / "id_rsa"
+        self._procs: list[subprocess.Popen] = []
+        self._moto: subprocess.Popen | None = None
+        self._leader: subprocess.Popen | None = None
+        self._agent_pid: int | None = None
+
+    # ---- environment for every client (boto3, toil, ansible, ssh) ----
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOIL_"))}
+        env.update(
+            PATH=f"{self.bin}:{TOP / '.venv' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            AWS_ACCESS_KEY_ID=FAKE_ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=FAKE_SECRET_KEY,
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_CONFIG_FILE=str(self.workdir / "aws_config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "aws_credentials"),
+            TOIL_AWS_ZONE=ZONE,
+            TOIL_AWS_AMI=AMI,
+            SSH_AUTH_SOCK=str(self.agent_sock),
+            HOME=str(self.workdir / "home"),
+            ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+            ANSIBLE_LOCAL_TEMP=str(self.workdir / "home" / ".ansible" / "tmp"),
+        )
+        env.update(extra)
+        return env
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=FAKE_ACCESS_KEY,
+            aws_secret_access_key=FAKE_SECRET_KEY,
+        )
+
+    def run(self, argv, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+        """Run a command with the cloud's environment; output captured as text."""
+        kwargs.setdefault("env", self.env())
+        kwargs.setdefault("cwd", TOP)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+        if check and result.returncode != 0:
+            raise CloudError(
+                f"{argv} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
+                f"\n--- stderr\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    # ---- start / stop ----
+    def start(self) -> TestCloud:
+        assert_isolated()
+        for d in (self.bin, self.workdir / "home" / ".ansible" / "tmp", self.workdir / "run"):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "aws_config").write_text("")
+        (self.workdir / "aws_credentials").write_text("")
+        try:
+            self._start_moto()
+            self._start_ssh_client_side()
+            self._start_leader_host()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._leader and self._leader.poll() is None:
+            self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
+        for proc in [self._leader, self._moto, *self._procs]:
+            if proc and proc.poll() is None:
+                _kill_tree(proc.pid)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if self._agent_pid:
+            _kill_tree(self._agent_pid)
+            self._agent_pid = None
+        self._leader = self._moto = None
+        self._procs.clear()
+
+    def __enter__(self) -> TestCloud:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _start_moto(self) -> None:
+        log = open(self.workdir / "moto.log", "w")  # noqa: SIM115 - kept open for the server's life
+        self._moto = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("moto_server.py")), "--port", str(self.moto_port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=self.env(),
+        )
+        line = self._moto.stdout.readline()
+        if not line.startswith("ready"):
+            raise CloudError(f"moto server did not start: {line!r}; see {self.workdir / 'moto.log'}")
+        wait_until(lambda: port_open("127.0.0.1", self.moto_port), 20, "moto port")
+
+    def _start_ssh_client_side(self) -> None:
+        """Test key, private agent holding it, EC2 key pair, and the ssh wrapper first on PATH."""
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "rsa", "-N", "", "-C", "cactus-test", "-f", str(self.key_file)],
+            check=True,
+        )
+        out = subprocess.run(
+            ["ssh-agent", "-s", "-a", str(self.agent_sock)], check=True, capture_output=True, text=True
+        ).stdout
+        self._agent_pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+        subprocess.run(["ssh-add", "-q", str(self.key_file)], check=True, env=self.env())
+        public_key = self.key_file.with_suffix(".pub").read_text()
+        self.client("ec2").import_key_pair(KeyName=KEY_PAIR, PublicKeyMaterial=public_key.encode())
+
+        self.ssh_config.write_text(
+            f"Host *\n"
+            f"  IdentityAgent {self.agent_sock}\n"
+            f"  IdentityFile none\n"
+            f"  UserKnownHostsFile {self.workdir / 'known_hosts'}\n"
+            f"  GlobalKnownHostsFile /dev/null\n"
+            f"  UpdateHostKeys no\n"
+            f"  ConnectTimeout 10\n"
+        )
+        # OpenSSH reads ~/.ssh from the passwd entry, not $HOME: every client gets -F explicitly.
+        _write_script(self.bin / "ssh", f'exec /usr/bin/ssh -F {self.ssh_config} "$@"\n')
+
+    def _start_leader_host(self) -> None:
+        _ensure_user(LEADER_USER)
+        lr = self.leader_root
+        for d in ("opt", "var-lib-toil", "tmp", "etc-kubernetes", "run", "usr-bin", "sudoers.d", "podman"):
+            (lr / d).mkdir(parents=True, exist_ok=True)
+        os.chmod(lr / "tmp", 0o1777)
+        # Toil's kubernetes launch reads this file from the appliance; the values are not checked.
+        (lr / "etc-kubernetes" / "worker.ini").write_text(
+            "[DEFAULT]\nJOIN_TOKEN=test.token\nJOIN_CERT_HASH=sha256:00\nJOIN_ENDPOINT=127.0.0.1:6443\n"
+        )
+        # sshd reads the keys as `core`, who cannot traverse the 0700 test directories: the file
+        # lives in the directory that is the leader's /run (a bind mount checks only its own mode).
+        os.chmod(lr / "run", 0o755)
+        (lr / "run" / "authorized_keys").write_text(self.key_file.with_suffix(".pub").read_text())
+        self.rotate_host_key(restart=False)
+        (lr / "sshd_config").write_text(
+            "ListenAddress 0.0.0.0\nPort 22\n"  # safe: only `lo` exists in this namespace
+            f"HostKey {lr / 'ssh_host_ed25519_key'}\n"
+            f"PidFile {lr / 'run' / 'sshd.pid'}\n"
+            "AuthorizedKeysFile /run/authorized_keys\n"
+            "UsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"AllowUsers {LEADER_USER}\nAllowTcpForwarding yes\nPermitUserEnvironment no\n"
+            "Subsystem sftp internal-sftp\nLogLevel VERBOSE\nMaxStartups 100:30:200\nMaxSessions 50\n"
+        )
+        (lr / "sudoers.d" / "core").write_text(f"{LEADER_USER} ALL=(ALL) NOPASSWD: ALL\n")
+        os.chmod(lr / "sudoers.d" / "core", 0o440)
+
+        podman_env = self._podman_env()
+        (lr / "podman" / "containers.conf").write_text(
+            '[containers]\ndefault_ulimits = ["nofile=16384:16384", "nproc=32768:32768"]\n'
+            '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n'
+        )
+        (lr / "podman" / "storage.conf").write_text(
+            f'[storage]\ndriver = "vfs"\ngraphroot = "{lr / "podman" / "storage"}"\n'
+            f'runroot = "{lr / "podman" / "runroot"}"\n'
+        )
+        env_args = " ".join(f"{k}={v}" for k, v in podman_env.items())
+        # `docker` on the leader host: podman as root (the real leader's core user is in group docker).
+        _write_script(lr / "usr-bin" / "docker", f'exec sudo -n /usr/bin/env {env_args} podman "$@"\n')
+        _write_script(
+            lr / "init.sh",
+            "set -eu\n"
+            f"mount --bind {lr / 'run'} /run\nmkdir -p /run/sshd\n"
+            f"mount -t overlay overlay -o lowerdir={lr / 'usr-bin'}:/usr/bin /usr/bin\n"
+            f"[ -e /usr/local/bin/docker ] && mount --bind /usr/bin/docker /usr/local/bin/docker\n"
+            f"mount --bind {lr / 'sudoers.d'} /etc/sudoers.d\n"
+            # Toil waits for a process named dockerd on the leader.
+            "(exec -a dockerd sleep infinity) &\n"
+            f"exec /usr/sbin/sshd -D -e -f {lr / 'sshd_config'}\n",
+        )
+        # The image is imported once per cloud (vfs storage under workdir).
+        subprocess.run(
+            ["podman", "import", "-q", str(self.image_dir / "rootfs.tar"), IMAGE],
+            check=True,
+            env={**os.environ, **podman_env},
+            capture_output=True,
+            timeout=300,
+        )
+        log = open(self.workdir / "sshd.log", "w")  # noqa: SIM115 - kept open for sshd's life
+        self._leader = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "--", "bash", str(lr / "init.sh")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: port_open("127.0.1.1", 22) or self._leader.poll() is not None, 20, "sshd")
+        if self._leader.poll() is not None:
+            raise CloudError(f"leader host failed to start: {(self.workdir / 'sshd.log').read_text()}")
+        self.start_appliance()
+
+    def _podman_env(self) -> dict[str, str]:
+        p = self.leader_root / "podman"
+        (p / "tmp").mkdir(parents=True, exist_ok=True)
+        return {
+            "CONTAINERS_CONF": str(p / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(p / "storage.conf"),
+            "XDG_RUNTIME_DIR": str(p / "xdg"),
+            "TMPDIR": str(p / "tmp"),
+        }
+
+    def _in_leader_ns(self, argv, check=True, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+        """Run a command in the leader host's mount namespace (where runc keeps its state)."""
+        if not self._leader or self._leader.poll() is not None:
+            raise CloudError("the leader host is not running")
+        # The namespace holder is sshd, the child that bash exec'ed into.
+        argv = ["nsenter", f"--mount=/proc/{self._leader.pid}/ns/mnt", "--", *argv]
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **self._podman_env()},
+            **kwargs,
+        )
+        if check and result.returncode != 0:
+            raise CloudError(f"{argv} exited {result.returncode}: {result.stderr[-2000:]}")
+        return result
+
+    # ---- the appliance ----
+    def start_appliance(self) -> None:
+        """Start (or re-create) `toil_leader` the way Toil's systemd unit does: a fresh container
+        from the image, with the host's /opt, /var/lib/toil, /tmp and /etc/kubernetes mounted."""
+        lr = self.leader_root
+        self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
+        self._in_leader_ns(
+            [
+                "podman", "run", "-d", "--name", CONTAINER, "--network", "host",
+                "-v", f"{lr / 'opt'}:/opt",
+                "-v", f"{lr / 'var-lib-toil'}:/var/lib/toil",
+                "-v", f"{lr / 'tmp'}:/tmp",
+                "-v", f"{lr / 'etc-kubernetes'}:/etc/kubernetes",
+                "-v", f"{self.image_dir / 'apt-repo'}:/srv/test-apt:ro",
+                "-v", f"{self.image_dir / 'wheels'}:/srv/test-wheels:ro",
+                IMAGE, "sleep", "infinity",
+            ]
+        )  # fmt: skip
+
+    def recreate_appliance(self) -> None:
+        """What a leader reboot or `systemctl restart toil-leader` does: everything outside the
+        mounted paths (apt packages, /root) is lost."""
+        self.start_appliance()
+
+    def stop_appliance(self) -> None:
+        self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
+
+    def appliance(self, *cmd: str, check=True, timeout=120) -> subprocess.CompletedProcess:
+        """Run a command inside the appliance directly (not over SSH): for test set-up and asserts."""
+        return self._in_leader_ns(["podman", "exec", "-i", CONTAINER, *cmd], check=check, timeout=timeout)
+
+    # ---- the leader's SSH host key ----
+    def rotate_host_key(self, restart: bool = True) -> None:
+        """Give the leader a new host key, as a relaunched leader would have."""
+        key = self.leader_root / "ssh_host_ed25519_key"
+        for f in (key, key.with_suffix(".pub")):
+            f.unlink(missing_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        if restart:
+            pid = int((self.leader_root / "run" / "sshd.pid").read_text())
+            os.kill(pid, signal.SIGHUP)  # sshd re-execs and reads its host keys again
+            time.sleep(0.5)
+            wait_until(lambda: port_open("127.0.1.1", 22), 20, "sshd after host key change")
+
+    def host_public_key(self) -> str:
+        return (self.leader_root / "ssh_host_ed25519_key.pub").read_text().strip()
+
+    # ---- the emulated account ----
+    def reset_account(self) -> None:
+        """Empty the emulated AWS account (moto's reset API), then import the test key pair again."""
+        import urllib.request
+
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10)
+        public_key = self.key_file.with_suffix(".pub").read_bytes()
+        self.client("ec2").import_key_pair(KeyName=KEY_PAIR, PublicKeyMaterial=public_key)
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Resources a destroyed cluster must not leave behind (and pre-flight must not create)."""
+        ec2, iam, s3 = self.client("ec2"), self.client("iam"), self.client("s3")
+        instances = [
+            i["InstanceId"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] not in ("terminated", "shutting-down")
+        ]
+        groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+        groups = [g for g in groups if g != "default"]
+        roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+        profiles = [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]]
+        buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        return {
+            "instances": instances,
+            "security_groups": groups,
+            "iam_roles": roles,
+            "instance_profiles": profiles,
+            "buckets": buckets,
+        }
+
+
+def _write_script(path: Path, body: str) -> None:
+    path.write_text("#!/bin/bash\n" + body)
+    path.chmod(0o755)
+
+
+def _ensure_user(name: str) -> None:
+    """The leader's login user. Password field `*` (not a locked `!`): sshd refuses locked
+    accounts when PAM is off."""
+    try:
+        subprocess.run(["id", name], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+    subprocess.run(["usermod", "-p", "*", name], check=True)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError):
+            kids += [int(c) for c in Path(task).read_text().split()]
+    return kids
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (found before killing, leaves first)."""
+    order, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        order.append(p)
+        stack.extend(_children(p))
+    for p in reversed(order):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)

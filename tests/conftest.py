@@ -1,0 +1,37 @@
+"""Fixtures shared by all tests: the local test cloud, and the network guard's verdict."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "cloud"))
+
+from testcloud import TestCloud  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory):
+    """One local test cloud for the session. Tests leave the account as they found it, or call
+    cloud.reset_account() first when they need it empty."""
+    with TestCloud(tmp_path_factory.mktemp("cloud")) as test_cloud:
+        yield test_cloud
+
+
+# Known harmless offender: Toil's get_public_ip() UDP-connects to 203.0.113.1 to learn its own
+# address and falls back to 127.0.0.1 when that fails.
+_ALLOWED_OFFENDERS = ("in get_public_ip",)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when any process tried to leave 127.0.0.0/8 (see tests/netguard)."""
+    log_path = os.environ.get("NETGUARD_LOG")
+    if not log_path or not os.path.exists(log_path):
+        return
+    entries = [e for e in Path(log_path).read_text().split("\n\n") if e.startswith("NETGUARD")]
+    offences = [e for e in entries if not any(a in e for a in _ALLOWED_OFFENDERS)]
+    if offences:
+        sys.stderr.write("\n\nNETWORK GUARD: connections outside 127.0.0.0/8 were attempted:\n\n")
+        sys.stderr.write("\n\n".join(offences[:10]) + "\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
