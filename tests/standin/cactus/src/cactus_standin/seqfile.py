@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("toil.cactus_standin")  # under "toil": Toil silences other loggers
 
 DEFAULT_BRANCH_LEN = 1.0  # SeqFile's default; the real config can set another
 BRANCH_LEN_ERROR_CAP = 25.0  # check_branch_lengths
