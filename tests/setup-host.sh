@@ -34,7 +34,7 @@ work=$(mktemp -d "$cache.build.XXXXXX" 2>/dev/null || { mkdir -p "$cache"; mktem
 trap 'umount "$work/rootfs/proc" 2>/dev/null || true; rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 debootstrap --variant=minbase \
-    --include=python3,python3-pip,python3-venv,git,rsync,openssh-client,procps,ca-certificates \
+    --include=python3,python3-pip,python3-venv,virtualenv,git,rsync,openssh-client,procps,ca-certificates \
     bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 
@@ -45,10 +45,12 @@ chroot "$rootfs" python3 -m pip install --quiet --break-system-packages --no-ind
     --find-links /tmp/toil-wheels "$toil_req"
 rm -rf "$rootfs/tmp/toil-wheels"
 
-# Offline apt repository: what provisioning installs that the real appliance lacks (tmux).
+# Offline apt repository: what provisioning installs that the real appliance lacks (tmux), and
+# python3-apt, which Ansible's apt module installs on first use.
+rm -f "$rootfs"/var/cache/apt/archives/*.deb
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 mount --bind /proc "$rootfs/proc"
-chroot "$rootfs" apt-get install -y -qq --download-only --no-install-recommends tmux >/dev/null
+chroot "$rootfs" apt-get install -y -qq --download-only --no-install-recommends tmux python3-apt >/dev/null
 umount "$rootfs/proc"
 mkdir -p "$work/apt-repo"
 mv "$rootfs"/var/cache/apt/archives/*.deb "$work/apt-repo/"
@@ -60,6 +62,7 @@ rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/etc/resolv.conf"
 "$top/.venv/bin/python" -m pip download --quiet -d "$work/wheels" pip setuptools wheel
 
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
+rm -rf "$cache"/appliance-*  # older images: another Toil version or build recipe
 mkdir -p "$image_dir"
 mv "$work/apt-repo" "$work/wheels" "$work/rootfs.tar" "$image_dir/"
 echo "setup-host: image ready ($(du -sh "$image_dir/rootfs.tar" | cut -f1))" >&2

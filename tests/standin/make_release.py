@@ -128,7 +128,9 @@ def build_release(out_dir, version: str = "v3.2.1") -> Release:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out_dir", help="directory to build into")
     parser.add_argument("--version", default="v3.2.1", help="release version (default: %(default)s)")
     args = parser.parse_args()

@@ -23,9 +23,9 @@ from cactus_standin.seqfile import parse_seqfile, write_newick
 
 try:
     from toil.common import Config, Toil
-    from toil.version import baseVersion as toil_version
     from toil.job import Job
     from toil.statsAndLogging import set_logging_from_options
+    from toil.version import baseVersion as toil_version
 except ImportError:  # real Cactus also needs Toil installed beside it, not as a pip dependency
     sys.exit(f"{VERSION_STRING}: Toil is not importable; install toil-requirement.txt or use a Toil leader")
 
@@ -114,7 +114,9 @@ def check_cluster_options(options) -> None:
             if name not in known:
                 close = get_close_matches(name, known, 1)
                 hint = f" Did you mean {close[0]}?" if close else ""
-                raise RuntimeError(f"Invalid instance type ({name}) specified for AWS in region: {region}.{hint}")
+                raise RuntimeError(
+                    f"Invalid instance type ({name}) specified for AWS in region: {region}.{hint}"
+                )
     if not sum(options.maxNodes) > 0:
         raise RuntimeError("Not configured to create nodes of any type.")
 
@@ -187,7 +189,9 @@ def main(argv=None) -> None:
     start = time.monotonic()
     logger.info("Cactus Command: %s", " ".join(sys.argv))
     logger.info("Cactus Commit: %s", VERSION_STRING)
-    logger.info("stand-in: --binariesMode %s recorded only; no binaries or containers are run", options.binariesMode)
+    logger.info(
+        "stand-in: --binariesMode %s recorded only; no binaries or containers are run", options.binariesMode
+    )
     with Toil(options) as toil:
         if options.restart:
             # As Cactus: the seqFile is not read again; the job store holds the workflow.

@@ -1,0 +1,799 @@
+# Size a Cactus run and build its Toil command lines: pure functions, no I/O.
+#
+# The only side effect anywhere here is importing Toil (pinned 9.4.1, the version Cactus v3.2.1
+# needs), whose own parsers and tables are the authority for node types, instance types and job
+# store names. Toil is imported inside the functions that need it, so importing this file is cheap.
+#
+# Messages name the user variable to change (see VARS) and say how to fix it.
+
+import math
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from fractions import Fraction
+from functools import lru_cache
+
+# ---- Size classes -------------------------------------------------------------------------------
+# Genome sizes are bytes of (uncompressed) FASTA, which is within a few percent of the base count.
+# The seed guide gives rough ranges (nematode ~100-300 Mb, bird ~1-2 Gb, mammal ~2-4 Gb) with gaps;
+# the boundaries below close the gaps so every size has exactly one class.
+MB = 10**6
+GB = 10**9
+SMALL_MAX_BYTES = 100 * MB  # below: "small", a single machine beats an autoscaling cluster
+NEMATODE_MAX_BYTES = 1 * GB  # [100 Mb, 1 Gb): nematode-size
+BIRD_MAX_BYTES = 2 * GB  # [1 Gb, 2 Gb): bird-size; 2 Gb and up: mammal-size
+SIZE_CLASSES = ("small", "nematode", "bird", "mammal")
+UNKNOWN = "unknown"
+
+# ---- The seed guide's sizing table (Cactus doc/running-in-aws.md), per genome ------------------
+# (spot c4.8xlarge max, on-demand r3.8xlarge max) for ONE genome of the class: the table's
+# (N/2)*20 is 10 per genome, N/2 is 1/2, and so on. Fractions keep the sum exact (0.1 * 10 in
+# floats is 1.0000000000000002, which would round up to 2); the sum is rounded up once, at the end.
+SEED_PER_GENOME = {
+    "mammal": (Fraction(10), Fraction(1, 2)),
+    "bird": (Fraction(5), Fraction(1, 4)),
+    "nematode": (Fraction(1, 2), Fraction(1, 10)),
+}
+# Small genomes use the nematode row (the guide has none for them); unknown sizes use the mammal
+# row so that the cost ceiling shown is never lower than the real one could be.
+SEED_ROW_FOR_CLASS = {"small": "nematode", "nematode": "nematode", "bird": "bird",
+                      "mammal": "mammal", UNKNOWN: "mammal"}
+
+# ---- Defaults -----------------------------------------------------------------------------------
+DEFAULT_SPOT_TYPE = "c4.8xlarge"  # seed guide: spot, for most jobs
+DEFAULT_ON_DEMAND_TYPE = "r3.8xlarge"  # seed guide's table: on-demand, for the database jobs
+DEFAULT_SPOT_BID = 0.6  # seed guide, USD per hour
+# Non-burstable: a t2 leader runs out of CPU credits in a run that lasts days. 2 vCPU is the
+# Kubernetes leader's minimum.
+DEFAULT_LEADER_NODE_TYPE = "m5.large"
+LEADER_BASE_STORAGE_GB = 50  # Toil's default --leaderStorage: OS, appliance, logs
+# Worker disk by the largest class aligned. Toil's default 50 GB is the classic failure (toil
+# #2640: 100 fixed a small run); maintainers use 1000-4000 GB for mammals.
+NODE_STORAGE_GB = {"small": 100, "nematode": 200, "bird": 500, "mammal": 1000, UNKNOWN: 1000}
+DEFAULT_CONS_CORES = 32  # when no worker instance type is in Toil's table
+# A Kubernetes pod asking for every vCPU of a node never schedules (system pods request a share).
+KUBERNETES_CORE_HEADROOM = 1
+# Toil 9.4.1 defaults --retryCount to 1, so Cactus's "retryCount = 5 off single_machine" (which
+# only fires when the value is None) never happens: ask for it explicitly.
+DEFAULT_RETRY_COUNT = 5
+RUN_TAG_KEY = "cactus-run"
+CLUSTER_TYPES = ("kubernetes", "mesos")
+
+# Toil names the cluster's IAM role "<name, '-' -> '_'>_toil" (AWSProvisioner._namespace_name with
+# _INSTANCE_PROFILE_ROLE_NAME "toil"); IAM role names are at most 64 characters.
+IAM_ROLE_NAME_MAX = 64
+IAM_ROLE_SUFFIX = "_toil"
+CLUSTER_NAME_MAX = IAM_ROLE_NAME_MAX - len(IAM_ROLE_SUFFIX)  # 59
+CLUSTER_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+# The user variables the roles expose, named in messages.
+VARS = {
+    "cluster_name": "toil_cluster_name",
+    "zone": "toil_zone",
+    "key_pair_name": "toil_key_pair_name",
+    "owner": "toil_owner",
+    "cluster_type": "toil_cluster_type",
+    "node_types": "toil_node_types",
+    "min_nodes": "toil_min_nodes",
+    "max_nodes": "toil_max_nodes",
+    "spot_bid": "toil_spot_bid",
+    "jobstore_name": "toil_jobstore_name",
+    "leader_node_type": "toil_leader_node_type",
+    "leader_storage": "toil_leader_storage",
+    "node_storage": "toil_node_storage",
+    "on_demand_prices": "toil_on_demand_prices",
+    "run_tag": "toil_run_tag",
+    "cons_cores": "cactus_cons_cores",
+    "extra_options": "cactus_extra_options",
+    "output": "cactus_output",
+    "seqfile": "cactus_seqfile",
+    "existing_clusters": "toil_existing_clusters",
+}
+
+# Options the plan writes into the cactus command: the user sets them through a variable instead.
+# --nodeTypes is an "extend" option in Toil: a second copy would add node types, not replace them.
+PLANNED_OPTIONS = {
+    "--batchSystem": "toil_cluster_type", "--provisioner": "toil_cluster_type",
+    "--nodeTypes": "toil_node_types", "--minNodes": "toil_min_nodes", "--maxNodes": "toil_max_nodes",
+    "--nodeStorage": "toil_node_storage", "--binariesMode": "toil_cluster_type",
+    "--consCores": "cactus_cons_cores", "--logFile": "the plan's log_file",
+    "--defaultPreemptable": "toil_node_types (a ':bid' makes it)",
+    "--defaultPreemptible": "toil_node_types (a ':bid' makes it)",
+    "--restart": "the plan's cactus_restart_argv",
+}
+SHORT_PLANNED_OPTIONS = {"-p": "toil_cluster_type"}
+
+
+class PlanError(ValueError):
+    """A bad input: the message names the variable, the problem and the fix."""
+
+    def __init__(self, variable, problem, fix):
+        self.variable, self.problem, self.fix = variable, problem, fix
+        super().__init__(f"{variable}: {problem}. Fix: {fix}")
+
+
+# ---- Toil's own parsers and tables (imported lazily) --------------------------------------------
+
+@lru_cache(maxsize=1)
+def _toil_tables():
+    from toil.lib.generatedEC2Lists import E2Instances, regionDict
+
+    return E2Instances, regionDict
+
+
+def _toil_parse_node_types(spec):
+    from toil.provisioners import parse_node_types
+
+    return parse_node_types(spec)
+
+
+def _toil_check_jobstore(locator_tail):
+    from toil.jobStores.aws.jobStore import parse_jobstore_identifier
+
+    return parse_jobstore_identifier(locator_tail)
+
+
+# ---- Size classes and the seed table ------------------------------------------------------------
+
+def size_class(size_bytes):
+    """Class of a genome of `size_bytes` (None -> "unknown"); boundaries are the *_MAX_BYTES."""
+    if size_bytes is None:
+        return UNKNOWN
+    if size_bytes < SMALL_MAX_BYTES:
+        return "small"
+    if size_bytes < NEMATODE_MAX_BYTES:
+        return "nematode"
+    if size_bytes < BIRD_MAX_BYTES:
+        return "bird"
+    return "mammal"
+
+
+def seed_node_counts(classes):
+    """(spot max, on-demand max) for genomes of these classes: each adds its share, then ceil."""
+    spot = sum((SEED_PER_GENOME[SEED_ROW_FOR_CLASS[c]][0] for c in classes), Fraction(0))
+    on_demand = sum((SEED_PER_GENOME[SEED_ROW_FOR_CLASS[c]][1] for c in classes), Fraction(0))
+    return math.ceil(spot), math.ceil(on_demand)
+
+
+def single_machine_recommended(classes):
+    """The seed guide: below 100 Mb a single machine is better than an autoscaling cluster."""
+    classes = list(classes)
+    return bool(classes) and all(c == "small" for c in classes)
+
+
+def largest_class(classes):
+    """The largest class present; unknown counts as mammal (the safe side for disk)."""
+    order = {c: i for i, c in enumerate(SIZE_CLASSES)}
+    ranked = ["mammal" if c == UNKNOWN else c for c in classes]
+    return max(ranked, key=order.__getitem__) if ranked else "small"
+
+
+# ---- Node types ---------------------------------------------------------------------------------
+
+def format_bid(bid):
+    return repr(float(bid))
+
+
+def default_node_types(spot_bid=DEFAULT_SPOT_BID):
+    """The seed guide's pair: c4.8xlarge on the spot market at `spot_bid`, r3.8xlarge on demand."""
+    check_bid(spot_bid, VARS["spot_bid"])
+    return [f"{DEFAULT_SPOT_TYPE}:{format_bid(spot_bid)}", DEFAULT_ON_DEMAND_TYPE]
+
+
+def check_bid(bid, variable):
+    try:
+        value = float(bid)
+    except (TypeError, ValueError):
+        raise PlanError(variable, f"spot bid {bid!r} is not a number",
+                        "give USD per hour, e.g. 0.6") from None
+    if not math.isfinite(value) or value <= 0:
+        raise PlanError(variable, f"spot bid {bid!r} must be a positive number",
+                        "give USD per hour, e.g. 0.6")
+    return value
+
+
+def normalize_node_types(value):
+    """Accept Toil's comma-separated string or a list of node types; return a list of strings."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    items = [item.strip() for item in items]
+    if not items or any(not item for item in items):
+        raise PlanError(VARS["node_types"], f"empty node type in {value!r}",
+                        "list node types like ['c4.8xlarge:0.6', 'r3.8xlarge']")
+    return items
+
+
+def parse_node_type(spec):
+    """One node type -> (sorted instance types, bid or None), checked by Toil's parse_node_types."""
+    if "," in spec:
+        raise PlanError(VARS["node_types"], f"'{spec}' holds more than one node type",
+                        "give one node type per list item")
+    try:
+        [(instance_types, bid)] = _toil_parse_node_types(spec)
+    except ValueError as error:
+        raise PlanError(VARS["node_types"], f"Toil cannot parse '{spec}': {error}",
+                        "write type[/type...][:bid], e.g. c5.4xlarge/c5a.4xlarge:0.42 or r3.8xlarge",
+                        ) from None
+    if bid is not None:
+        check_bid(bid, VARS["node_types"])
+    return sorted(instance_types), bid
+
+
+def region_of(zone):
+    """Region of an availability zone (Toil's zone_to_region pattern), e.g. us-west-2a -> us-west-2."""
+    match = re.match(r"^([a-z]{2}-[a-z]+-[1-9][0-9]*)([a-z])$", zone or "")
+    if not match:
+        raise PlanError(VARS["zone"], f"'{zone}' is not an availability zone",
+                        "give a zone such as us-west-2a (a region such as us-west-2 is not enough)")
+    return match.group(1)
+
+
+def check_instance_types(parsed_types, leader_node_type, region, cluster_type):
+    """Check instance types against Toil's table, as launch-cluster's check_valid_node_types does."""
+    instances, regions = _toil_tables()
+    if region not in regions:
+        raise PlanError(VARS["zone"], f"region {region} is not in Toil 9.4.1's instance table "
+                        "(launch-cluster and the AWS job store refuse it)",
+                        f"use a zone in one of: {', '.join(sorted(regions))}")
+    offered = regions[region]
+    checks = [(t, VARS["node_types"]) for types, _ in parsed_types for t in types]
+    for name, variable in checks + [(leader_node_type, VARS["leader_node_type"])]:
+        _check_offered(name, variable, offered, region)
+        arch = getattr(instances.get(name), "architecture", "amd64")
+        if cluster_type == "mesos" and arch != "amd64":
+            raise PlanError(variable, f"{name} is {arch}; Mesos clusters are "
+                            "amd64 only", "pick an amd64 instance type or use toil_cluster_type=kubernetes")
+    leader_cores = getattr(instances.get(leader_node_type), "cores", 2)
+    if cluster_type == "kubernetes" and leader_cores < 2:
+        raise PlanError(VARS["leader_node_type"], f"{leader_node_type} has {leader_cores} vCPU; "
+                        "a Kubernetes leader needs 2 or more",
+                        "pick a leader type with at least 2 vCPU, e.g. m5.large")
+
+
+def _check_offered(name, variable, offered, region):
+    if name in offered:
+        return
+    close = get_close_matches(name, offered, 1)
+    hint = f"did you mean {close[0]}?" if close else "pick a type offered there"
+    raise PlanError(variable, f"instance type {name} is not offered in {region} according to "
+                    "Toil's table (launch-cluster would refuse it)", hint)
+
+
+def node_counts(parsed_types, classes, min_override=None, max_override=None):
+    """(min list, max list) parallel to the node types: overrides win, else the seed table.
+
+    Without an override, each node type with a bid gets the seed table's spot maximum and each
+    on-demand node type the on-demand maximum; minimums are 0.
+    """
+    spot_max, on_demand_max = seed_node_counts(classes)
+    maxes = [spot_max if bid is not None else on_demand_max for _, bid in parsed_types]
+    mins = [0] * len(parsed_types)
+    if max_override is not None:
+        maxes = _count_list(max_override, len(parsed_types), VARS["max_nodes"])
+    if min_override is not None:
+        mins = _count_list(min_override, len(parsed_types), VARS["min_nodes"])
+    for (types, _), low, high in zip(parsed_types, mins, maxes, strict=True):
+        if low > high:
+            raise PlanError(VARS["min_nodes"], f"minimum {low} is above the maximum {high} for "
+                            f"{'/'.join(types)}", "make every minimum <= its maximum")
+    if not any(maxes):
+        raise PlanError(VARS["max_nodes"], "every maximum is 0: no worker could ever start",
+                        "give at least one node type a maximum above 0")
+    return mins, maxes
+
+
+def _count_list(value, length, variable):
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        counts = [int(str(item).strip()) for item in items]
+    except ValueError:
+        raise PlanError(variable, f"{value!r} is not a list of whole numbers", "give e.g. [0, 0]") from None
+    if len(counts) != length:
+        raise PlanError(variable, f"{len(counts)} values for {length} node types",
+                        "give one value per node type, in the same order")
+    if any(c < 0 for c in counts):
+        raise PlanError(variable, f"negative count in {counts}", "counts are 0 or more")
+    return counts
+
+
+def default_cons_cores(parsed_types, maxes, cluster_type):
+    """Cores for each cactus_consolidated job: the smallest worker that may start must fit one.
+
+    Mesos offers a node's every core (maintainers run 32 on r5.8xlarge); on Kubernetes one core is
+    kept back for the system pods. c4.8xlarge (36) + r3.8xlarge (32): 32 on Mesos, 31 on Kubernetes.
+    """
+    instances, _ = _toil_tables()
+    cores = [instances[t].cores for (types, _), high in zip(parsed_types, maxes, strict=True) if high
+             for t in types if t in instances]
+    if not cores:
+        return DEFAULT_CONS_CORES
+    headroom = KUBERNETES_CORE_HEADROOM if cluster_type == "kubernetes" else 0
+    return max(1, min(cores) - headroom)
+
+
+def check_cons_cores(cons_cores, parsed_types, maxes, warnings):
+    instances, _ = _toil_tables()
+    if not isinstance(cons_cores, int) or isinstance(cons_cores, bool) or cons_cores < 1:
+        raise PlanError(VARS["cons_cores"], f"{cons_cores!r} is not a whole number >= 1",
+                        "give e.g. 32, or leave it unset for the plan's default")
+    cores = [instances[t].cores for (types, _), high in zip(parsed_types, maxes, strict=True) if high
+             for t in types if t in instances]
+    if cores and cons_cores > max(cores):
+        raise PlanError(VARS["cons_cores"], f"{cons_cores} cores is more than any worker has "
+                        f"(largest: {max(cores)})", "lower it, or add a larger node type")
+    if cores and cons_cores > min(cores):
+        warnings.append(f"cactus_cons_cores {cons_cores} does not fit the smallest worker "
+                        f"({min(cores)} vCPU): consolidated jobs can only run on the larger types")
+
+
+def default_node_storage(classes):
+    return NODE_STORAGE_GB[largest_class(classes)]
+
+
+def default_leader_storage(local_bytes):
+    """Toil's 50 GB plus room for the local genomes staged on the leader before import."""
+    return LEADER_BASE_STORAGE_GB + math.ceil(local_bytes / GB)
+
+
+# ---- Names --------------------------------------------------------------------------------------
+
+def check_cluster_name(name):
+    """Lowercase letters, digits and single hyphens, starting with a letter, at most 59 characters.
+
+    Toil's own check (AWSProvisioner._toNameSpace) only refuses uppercase and '_', and only after
+    AWS is being touched. The length comes from the IAM role "<name with - as _>_toil" (<= 64);
+    the security group is named exactly the cluster name, and EC2 refuses group names "sg-*".
+    """
+    variable = VARS["cluster_name"]
+    if not isinstance(name, str) or not name:
+        raise PlanError(variable, "empty cluster name", "give e.g. cactus-birds")
+    if len(name) > CLUSTER_NAME_MAX:
+        raise PlanError(variable, f"'{name}' has {len(name)} characters; Toil's IAM role "
+                        f"'{toil_role_name(name)}' would exceed {IAM_ROLE_NAME_MAX}",
+                        f"use at most {CLUSTER_NAME_MAX} characters")
+    if not CLUSTER_NAME_RE.match(name):
+        raise PlanError(variable, f"'{name}' is not lowercase letters, digits and single hyphens "
+                        "starting with a letter", "rename it, e.g. cactus-run-1")
+    if name.startswith("sg-"):
+        raise PlanError(variable, f"'{name}' starts with 'sg-', which EC2 refuses for the cluster's "
+                        "security group name", "pick another prefix")
+    return name
+
+
+def check_jobstore_name(name, region):
+    """Return the job store locator aws:<region>:<name>, checked by Toil's parse_jobstore_identifier."""
+    variable = VARS["jobstore_name"]
+    if not isinstance(name, str) or ":" in name:
+        raise PlanError(variable, f"{name!r} is not a plain job store name",
+                        "give the name only; the plan adds aws:<region>:")
+    try:
+        _toil_check_jobstore(f"{region}:{name}")
+    except ValueError as error:
+        raise PlanError(variable, f"Toil refuses '{name}': {error}",
+                        "use 3-56 lowercase letters, digits and single hyphens, not at either end") from None
+    return f"aws:{region}:{name}"
+
+
+def toil_namespace(name):
+    """AWSProvisioner._toNameSpace: '/a/b/' for cluster 'a-b'."""
+    return ("/" + name + "/").replace("-", "/")
+
+
+def toil_role_name(name, local_name="toil"):
+    """AWSProvisioner._namespace_name: the IAM role/profile name Toil makes for the cluster."""
+    return (toil_namespace(name) + local_name)[1:].replace("_", "__").replace("/", "_")
+
+
+def toil_claims(cluster_name, role_name):
+    """AWSProvisioner._is_our_namespaced_name: would destroy-cluster `cluster_name` delete role_name?"""
+    denamespaced = "/" + "_".join(s.replace("_", "/") for s in role_name.split("__"))
+    return denamespaced.startswith(toil_namespace(cluster_name))
+
+
+def names_conflict(a, b):
+    """True when destroying cluster a deletes b's IAM role, or the reverse (a hyphen-prefix pair).
+
+    destroy-cluster deletes every IAM role whose de-namespaced name starts with '/<name>/' with
+    hyphens as '/': 'cactus' claims 'cactus_run_toil', the role of cluster 'cactus-run'.
+    The same name twice is one cluster, not a conflict.
+    """
+    if a == b:
+        return False
+    return toil_claims(a, toil_role_name(b)) or toil_claims(b, toil_role_name(a))
+
+
+def check_cluster_name_hazards(name, existing):
+    for other in existing or ():
+        if names_conflict(name, other):
+            raise PlanError(VARS["cluster_name"], f"'{name}' and the existing cluster '{other}' are "
+                            "hyphen-prefixes of each other: destroy-cluster on one deletes the "
+                            "other's IAM role", "pick a name that neither starts with the other's "
+                            "name plus '-' nor is such a prefix of it")
+
+
+def check_run_tag(key, value):
+    """launch-cluster splits --tag on '=' and wants exactly two parts; AWS limits tag text."""
+    variable = VARS["run_tag"]
+    allowed = re.compile(r"^[\w .:/+@-]*$")
+    if not key or "=" in key or len(key) > 128 or key.startswith("aws:") or not allowed.match(key):
+        raise PlanError(variable, f"tag key {key!r} is not usable", "use letters, digits and _ . : / + @ -")
+    if "=" in value or len(value) > 256 or not allowed.match(value):
+        raise PlanError(variable, f"tag value {value!r} is not usable (Toil splits the tag on '=')",
+                        "use letters, digits and _ . : / + @ - (no '=')")
+
+
+# ---- Output and extra options -------------------------------------------------------------------
+
+def output_kind(output):
+    """'s3' for an s3://bucket/key URL, 'local' for a path; anything else is refused."""
+    variable = VARS["output"]
+    if not output:
+        raise PlanError(variable, "no output", "give s3://bucket/name.hal or a local path for the HAL")
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", output)
+    if not match:
+        return "local"
+    if match.group(1).lower() != "s3" or not re.match(r"^s3://[^/]+/.+[^/]$", output):
+        raise PlanError(variable, f"'{output}' is not an s3://bucket/key URL or a local path",
+                        "Toil exports the HAL to s3:// or to a file on the leader")
+    return "s3"
+
+
+def normalize_extra_options(extra):
+    """A list of strings, or one string split the way a shell would."""
+    if extra is None:
+        return []
+    if isinstance(extra, str):
+        return shlex.split(extra)
+    return [str(item) for item in extra]
+
+
+def check_extra_options(extra, cons_cores):
+    """Refuse options the plan already writes (argparse also takes any unambiguous prefix)."""
+    for index, token in enumerate(extra):
+        name = token.split("=", 1)[0]
+        if name in SHORT_PLANNED_OPTIONS:
+            _refuse_planned(token, SHORT_PLANNED_OPTIONS[name])
+        if name.startswith("--") and len(name) > 2:
+            for planned, variable in PLANNED_OPTIONS.items():
+                if planned.startswith(name):
+                    _refuse_planned(token, variable)
+        if name == "--metrics":
+            _check_metrics_value(token, extra[index + 1:index + 2])
+        if name == "--maxCores":
+            _check_max_cores(token, extra[index + 1:index + 2], cons_cores)
+
+
+def _refuse_planned(token, variable):
+    raise PlanError(VARS["extra_options"], f"'{token}' is set by the plan", f"set {variable} instead")
+
+
+def _check_metrics_value(token, following):
+    value = token.split("=", 1)[1] if "=" in token else (following[0] if following else "")
+    if value.lower() not in ("true", "false", "yes", "no", "1", "0", "y", "n", "on", "off", "t", "f"):
+        raise PlanError(VARS["extra_options"], f"--metrics takes a boolean since Toil 6, got '{value}' "
+                        "(the seed guide's '--metrics <jobStore>' swallows the job store)",
+                        "drop --metrics, or write --metrics true")
+
+
+def _check_max_cores(token, following, cons_cores):
+    value = token.split("=", 1)[1] if "=" in token else (following[0] if following else "")
+    if value.isdigit() and cons_cores > int(value):
+        raise PlanError(VARS["cons_cores"], f"{cons_cores} is above --maxCores {value} "
+                        "(Cactus: '--consCores must be <= --maxCores')", "lower it or raise --maxCores")
+
+
+# ---- Command lines ------------------------------------------------------------------------------
+
+def launch_cluster_argv(*, cluster_name, zone, key_pair_name, leader_node_type, leader_storage,
+                        cluster_type, owner, tag_key, tag_value, node_types=(), min_nodes=(),
+                        max_nodes=(), node_storage=None):
+    """`toil launch-cluster` for this run (option names as in toil/utils/toilLaunchCluster.py 9.4.1).
+
+    Kubernetes gets its workers here (auto-scaling groups with ranges min-max); Mesos gets none:
+    its autoscaling is on the cactus command.
+    """
+    argv = ["toil", "launch-cluster", cluster_name, "--provisioner", "aws", "--zone", zone,
+            "--keyPairName", key_pair_name, "--leaderNodeType", leader_node_type,
+            "--leaderStorage", str(leader_storage), "--clusterType", cluster_type,
+            "--owner", owner, "--tag", f"{tag_key}={tag_value}"]
+    if cluster_type == "kubernetes":
+        ranges = ",".join(f"{low}-{high}" for low, high in zip(min_nodes, max_nodes, strict=True))
+        argv += ["--nodeTypes", ",".join(node_types), "--workers", ranges,
+                 "--nodeStorage", str(node_storage)]
+    return argv
+
+
+def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_nodes, max_nodes,
+                node_storage, cons_cores, log_file, retry_count=DEFAULT_RETRY_COUNT,
+                extra_options=(), restart=False):
+    """The cactus command for the leader: job store FIRST, then seqFile and output.
+
+    Never `--metrics <jobstore>` (a boolean since Toil 6). `--defaultPreemptable` whenever a node
+    type has a bid: Mesos only offers spot nodes to preemptible jobs, and Toil's Kubernetes batch
+    system keeps non-preemptible pods off nodes labelled capacityType=SPOT.
+    """
+    argv = ["cactus", jobstore, seqfile, output]
+    if cluster_type == "kubernetes":
+        argv += ["--batchSystem", "kubernetes", "--binariesMode", "singularity"]
+    else:
+        argv += ["--provisioner", "aws", "--batchSystem", "mesos", "--nodeTypes", ",".join(node_types),
+                 "--minNodes", ",".join(map(str, min_nodes)), "--maxNodes", ",".join(map(str, max_nodes)),
+                 "--nodeStorage", str(node_storage), "--binariesMode", "docker"]
+    if any(":" in node_type for node_type in node_types):
+        argv.append("--defaultPreemptable")
+    argv += ["--consCores", str(cons_cores), "--retryCount", str(retry_count), "--logFile", log_file]
+    argv += list(extra_options)
+    if restart:
+        argv.append("--restart")
+    return argv
+
+
+# ---- Cost ---------------------------------------------------------------------------------------
+
+def cost_ceiling(node_types, max_nodes, leader_node_type, on_demand_prices):
+    """Worst-case USD per hour: spot bids x max, on-demand price x max, plus the leader.
+
+    A node type of several on-demand instance types costs its dearest one. `total` is None when
+    any price is unknown; `known_total` still adds up the rest.
+    """
+    prices = on_demand_prices or {}
+    lines = [_node_type_cost_line(spec, count, prices) for spec, count in zip(node_types, max_nodes,
+                                                                              strict=True)]
+    lines.append(_line(f"{leader_node_type} leader (on demand)", 1, prices.get(leader_node_type)))
+    unknown = [line["item"] for line in lines if line["subtotal"] is None]
+    known = round(sum(line["subtotal"] for line in lines if line["subtotal"] is not None), 4)
+    return {"unit": "USD/hour", "lines": lines, "known_total": known,
+            "total": None if unknown else known, "unknown": unknown}
+
+
+def _node_type_cost_line(spec, count, prices):
+    types, bid = parse_node_type(spec)
+    if bid is not None:
+        return _line(f"{spec} (spot, at most the bid)", count, bid)
+    known = [prices.get(t) for t in types]
+    unit = None if None in known else max(float(p) for p in known)
+    return _line(f"{spec} (on demand)", count, unit)
+
+
+def _line(item, count, unit):
+    subtotal = None if unit is None else round(float(unit) * count, 4)
+    return {"item": item, "count": count, "unit_price": None if unit is None else float(unit),
+            "subtotal": subtotal}
+
+
+# ---- The plan -----------------------------------------------------------------------------------
+
+@dataclass
+class PlanSettings:
+    cluster_name: str
+    zone: str
+    key_pair_name: str
+    output: str
+    jobstore_name: str | None = None  # default: "<cluster_name>-jobstore"
+    owner: str | None = None  # default: the key pair name, as Toil does
+    cluster_type: str = "kubernetes"
+    node_types: list | str | None = None  # default: the seed pair with spot_bid
+    min_nodes: list | str | None = None
+    max_nodes: list | str | None = None
+    spot_bid: float = DEFAULT_SPOT_BID
+    leader_node_type: str = DEFAULT_LEADER_NODE_TYPE
+    leader_storage: int | None = None  # default: default_leader_storage()
+    node_storage: int | None = None  # default: by the largest size class
+    cons_cores: int | None = None  # default: default_cons_cores()
+    retry_count: int = DEFAULT_RETRY_COUNT
+    extra_options: list | str | None = None
+    on_demand_prices: dict = field(default_factory=dict)
+    run_tag_key: str = RUN_TAG_KEY
+    run_tag_value: str | None = None  # default: the job store name
+    existing_clusters: list = field(default_factory=list)
+    leader_run_dir: str | None = None  # default: /var/lib/toil/cactus/<jobstore name>
+    leader_seqfile: str | None = None  # default: <leader_run_dir>/seqfile.txt
+    leader_output: str | None = None  # local output only; default: <leader_run_dir>/<basename>
+    log_file: str | None = None  # default: <leader_run_dir>/cactus.log
+    cactus_version: str = "v3.2.1"
+
+
+def build_plan(seqfile, measurements, settings):
+    """Tie it together: `seqfile` from parse_seqfile, `measurements` {name: {"size": bytes|None, ...}}.
+
+    Returns a JSON-ready dict; raises PlanError (or SeqFileError upstream) on a bad input.
+    """
+    warnings = list(seqfile.warnings)
+    cluster_type = _check_cluster_type(settings.cluster_type)
+    cluster_name = check_cluster_name(settings.cluster_name)
+    check_cluster_name_hazards(cluster_name, settings.existing_clusters)
+    region = region_of(settings.zone)
+    jobstore_name = settings.jobstore_name or f"{cluster_name}-jobstore"
+    jobstore = check_jobstore_name(jobstore_name, region)
+    _check_key_pair(settings.key_pair_name)
+    tag_value = settings.run_tag_value or jobstore_name
+    check_run_tag(settings.run_tag_key, tag_value)
+    out_kind = output_kind(settings.output)
+
+    genomes = _genome_entries(seqfile, measurements)
+    classes = [g["size_class"] for g in genomes]
+    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
+    parsed = [parse_node_type(spec) for spec in node_types]
+    check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
+    mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
+    cons_cores = settings.cons_cores
+    if cons_cores is None:
+        cons_cores = default_cons_cores(parsed, maxes, cluster_type)
+    check_cons_cores(cons_cores, parsed, maxes, warnings)
+    extra = normalize_extra_options(settings.extra_options)
+    check_extra_options(extra, cons_cores)
+    node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
+    local_bytes = sum(g["size_on_disk"] or 0 for g in genomes if g["kind"] == "local")
+    leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
+    warnings += _sizing_warnings(genomes, settings.node_types is None, settings.zone)
+
+    paths = _leader_paths(settings, jobstore_name, out_kind)
+    leader_genomes = leader_genome_paths(seqfile, paths["run_dir"])
+    for entry in genomes:
+        entry["leader_path"] = leader_genomes.get(entry["name"], entry["resolved"])
+    cactus_output = settings.output if out_kind == "s3" else paths["output"]
+    cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=cactus_output,
+                         cluster_type=cluster_type, node_types=node_types, min_nodes=mins,
+                         max_nodes=maxes, node_storage=node_storage, cons_cores=cons_cores,
+                         log_file=paths["log_file"], retry_count=settings.retry_count, extra_options=extra)
+    plan = {
+        "cluster_name": cluster_name,
+        "cluster_type": cluster_type,
+        "zone": settings.zone,
+        "region": region,
+        "jobstore": jobstore,
+        "jobstore_name": jobstore_name,
+        "run_tag": {settings.run_tag_key: tag_value},
+        "cactus_version": settings.cactus_version,
+        "seqfile": seqfile.path,
+        "tree": seqfile.tree,
+        "leaves": list(seqfile.leaves),
+        "outgroups": [g.name for g in seqfile.aligned() if g.outgroup],
+        "genomes": genomes,
+        "size_classes": {c: classes.count(c) for c in (*SIZE_CLASSES, UNKNOWN) if c in classes},
+        "single_machine_recommended": single_machine_recommended(classes),
+        "node_types": node_types,
+        "min_nodes": mins,
+        "max_nodes": maxes,
+        "node_storage": node_storage,
+        "leader_node_type": settings.leader_node_type,
+        "leader_storage": leader_storage,
+        "cons_cores": cons_cores,
+        "output": settings.output,
+        "output_kind": out_kind,
+        "leader_run_dir": paths["run_dir"],
+        "leader_seqfile": paths["seqfile"],
+        "leader_seqfile_text": render_seqfile(seqfile, leader_genomes),
+        "leader_output": paths["output"],
+        "log_file": paths["log_file"],
+        "launch_cluster_argv": launch_cluster_argv(
+            cluster_name=cluster_name, zone=settings.zone, key_pair_name=settings.key_pair_name,
+            leader_node_type=settings.leader_node_type, leader_storage=leader_storage,
+            cluster_type=cluster_type, owner=settings.owner or settings.key_pair_name,
+            tag_key=settings.run_tag_key, tag_value=tag_value, node_types=node_types,
+            min_nodes=mins, max_nodes=maxes, node_storage=node_storage),
+        # launch-cluster checks instance types in the region of TOIL_AWS_ZONE (default us-east-1),
+        # not of --zone; this also keeps it from probing the EC2 metadata address.
+        "launch_cluster_environment": {"TOIL_AWS_ZONE": settings.zone},
+        "cactus_argv": cactus_argv(**cactus_kwargs),
+        "cactus_restart_argv": cactus_argv(**cactus_kwargs, restart=True),
+        "cost_per_hour": cost_ceiling(node_types, maxes, settings.leader_node_type,
+                                      settings.on_demand_prices),
+        "warnings": warnings,
+    }
+    plan["summary"] = plan_summary(plan)
+    return plan
+
+
+def _check_cluster_type(cluster_type):
+    if cluster_type not in CLUSTER_TYPES:
+        raise PlanError(VARS["cluster_type"], f"'{cluster_type}' is not a cluster type",
+                        "use kubernetes (recommended) or mesos (deprecated in Toil)")
+    return cluster_type
+
+
+def _check_key_pair(name):
+    if not name or not isinstance(name, str):
+        raise PlanError(VARS["key_pair_name"], "no EC2 key pair name",
+                        "give the name of a key pair that exists in the zone's region")
+
+
+def _positive(value, key):
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PlanError(VARS[key], f"{value!r} is not a whole number of GB >= 1", "give e.g. 500")
+    return value
+
+
+def _leader_storage(requested, local_bytes, warnings):
+    needed = default_leader_storage(local_bytes)
+    if requested is None:
+        return needed
+    _positive(requested, "leader_storage")
+    if requested < needed:
+        warnings.append(f"toil_leader_storage {requested} GB may be too small: the local genomes "
+                        f"({math.ceil(local_bytes / GB)} GB) are staged on the leader; {needed} GB suggested")
+    return requested
+
+
+def _genome_entries(seqfile, measurements):
+    entries = []
+    for genome in seqfile.aligned():
+        measured = measurements.get(genome.name) or {}
+        size = measured.get("size")
+        entries.append({
+            "name": genome.name, "path": genome.path, "resolved": genome.resolved, "kind": genome.kind,
+            "outgroup": genome.outgroup, "size": size, "size_class": size_class(size),
+            "size_on_disk": measured.get("size_on_disk", size), "size_method": measured.get("method"),
+        })
+    return entries
+
+
+def _sizing_warnings(genomes, default_types, zone):
+    warnings = []
+    unknown = [g["name"] for g in genomes if g["size"] is None]
+    if unknown:
+        warnings.append(f"size unknown for {len(unknown)} genome(s) ({', '.join(unknown[:5])}"
+                        f"{', ...' if len(unknown) > 5 else ''}): sized as mammal-size")
+    if default_types:
+        warnings.append(f"the default node types {DEFAULT_SPOT_TYPE} and {DEFAULT_ON_DEMAND_TYPE} are "
+                        f"previous-generation: check that {zone} still offers them")
+    return warnings
+
+
+def _leader_paths(settings, jobstore_name, out_kind):
+    run_dir = settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}"
+    output = None
+    if out_kind == "local":
+        output = settings.leader_output or f"{run_dir}/{os.path.basename(settings.output) or 'out.hal'}"
+    return {"run_dir": run_dir, "seqfile": settings.leader_seqfile or f"{run_dir}/seqfile.txt",
+            "output": output, "log_file": settings.log_file or f"{run_dir}/cactus.log"}
+
+
+def leader_genome_paths(seqfile, run_dir):
+    """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>."""
+    paths, used = {}, set()
+    for genome in seqfile.aligned():
+        if genome.kind != "local":
+            continue
+        folder = re.sub(r"[^A-Za-z0-9._-]", "_", genome.name)
+        if folder in used or folder in (".", ".."):
+            folder = f"{folder}-{genome.line}"
+        used.add(folder)
+        paths[genome.name] = f"{run_dir}/genomes/{folder}/{os.path.basename(genome.resolved)}"
+    return paths
+
+
+def render_seqfile(seqfile, path_map):
+    """The seqFile text with paths replaced from `path_map` (absolute leader paths, URLs kept)."""
+    lines = [seqfile.tree] if seqfile.tree else []
+    for genome in seqfile.aligned():
+        mark = "*" if genome.outgroup else ""
+        lines.append(f"{mark}{genome.name}\t{path_map.get(genome.name, genome.resolved)}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_summary(plan):
+    """A few lines for a human: what runs where, how big it may get, what it may cost."""
+    counts = ", ".join(f"{n} {c}" for c, n in plan["size_classes"].items())
+    types = ", ".join(f"{t} {lo}-{hi}" for t, lo, hi in zip(plan["node_types"], plan["min_nodes"],
+                                                           plan["max_nodes"], strict=True))
+    cost = plan["cost_per_hour"]
+    money = (f"${cost['total']:.2f}/hour" if cost["total"] is not None else
+             f"${cost['known_total']:.2f}/hour known + unknown prices for {', '.join(cost['unknown'])}")
+    lines = [
+        f"{len(plan['genomes'])} genomes ({counts}) from {plan['seqfile']}",
+        f"cluster {plan['cluster_name']} ({plan['cluster_type']}) in {plan['zone']}: leader "
+        f"{plan['leader_node_type']} {plan['leader_storage']} GB; "
+        f"workers {types}, {plan['node_storage']} GB each",
+        f"job store {plan['jobstore']}; output {plan['output']}; consCores {plan['cons_cores']}",
+        f"cost ceiling {money}",
+    ]
+    if plan["single_machine_recommended"]:
+        lines.append("all genomes are under 100 Mb: a single machine (cactus --batchSystem single_machine) "
+                     "is better than an autoscaling cluster; the cluster numbers use the nematode row")
+    return "\n".join(lines)

@@ -1,0 +1,564 @@
+#!/usr/bin/python
+# Plan a Cactus run on a Toil cluster: parse the seqFile, measure the genomes, size the cluster,
+# build the launch-cluster and cactus command lines, and record it all in <run_dir>/plan.json.
+
+DOCUMENTATION = r"""
+---
+module: cactus_plan
+short_description: Plan a Cactus alignment on an autoscaling Toil cluster on AWS
+description:
+  - Parses a Cactus seqFile with the rules of Cactus v3.2.1 (C(SeqFile.parseFile) and its tree
+    checks) and fails with the line, the problem and the fix when it is wrong.
+  - Measures every genome the tree aligns. Local files must exist and be FASTA (first byte C(>))
+    or gzip; a directory counts as the concatenation of all its entries, as Cactus does.
+    http(s) URLs are measured with a HEAD request, s3 URLs with C(head_object).
+  - Sizes the cluster with the seed guide's table (genome size classes small, nematode, bird,
+    mammal), builds C(toil launch-cluster) and C(cactus) argument lists checked against Toil 9.4.1's
+    rules, and a worst-case hourly cost.
+  - Writes C(<run_dir>/plan.json) only when its content changes, so a second run reports no change.
+    In check mode nothing is written; C(changed) says whether it would be.
+  - Runs on the controller (C(delegate_to: localhost)) with the project's virtualenv Python,
+    which has Toil and boto3.
+  - Relative local genome paths are resolved against the seqFile's directory (Cactus itself
+    would use the current directory of the cactus process, which means nothing here). The plan
+    gives each local genome a path on the leader and the text of the seqFile to write there.
+version_added: "1.0.0"
+author: Cactus-on-Toil project
+requirements:
+  - toil[aws]==9.4.1 (its node type parser, instance table and job store name check)
+  - boto3 (only for s3:// genomes)
+options:
+  seqfile:
+    description: Path of the seqFile on the controller.
+    type: path
+    required: true
+  output:
+    description:
+      - Where the HAL goes. An C(s3://bucket/key.hal) URL is written by Toil directly.
+      - Anything else is a path on the controller; Cactus writes the HAL on the leader at
+        O(leader_output) and a later step fetches it.
+    type: str
+    required: true
+  cluster_name:
+    description:
+      - Toil cluster name. Lowercase letters, digits and single hyphens, starting with a letter,
+        at most 59 characters (Toil's IAM role C(<name>_toil) must fit in 64).
+    type: str
+    required: true
+  zone:
+    description: Availability zone, e.g. C(us-west-2a). The region is derived from it.
+    type: str
+    required: true
+  key_pair_name:
+    description: Name of an existing EC2 key pair (Toil never creates it).
+    type: str
+    required: true
+  owner:
+    description: Owner tag of the instances. Defaults to O(key_pair_name), as Toil does.
+    type: str
+  cluster_type:
+    description: Kubernetes (supported) or Mesos (deprecated in Toil, autoscaling on the cactus command).
+    type: str
+    choices: [kubernetes, mesos]
+    default: kubernetes
+  node_types:
+    description:
+      - Worker node types in Toil's grammar, as a list or one comma-separated string. Each is
+        slash-separated interchangeable instance types with an optional C(:bid) for spot.
+      - Default C(c4.8xlarge:<spot_bid>) and C(r3.8xlarge), the seed guide's pair.
+    type: raw
+  min_nodes:
+    description: Minimum workers per node type (list or comma-separated string). Default all 0.
+    type: raw
+  max_nodes:
+    description:
+      - Maximum workers per node type. Default from the seed table; a node type with a bid gets
+        the spot maximum, an on-demand one the on-demand maximum.
+    type: raw
+  spot_bid:
+    description: Bid in USD per hour for the default spot node type.
+    type: float
+    default: 0.6
+  jobstore_name:
+    description:
+      - Name of the AWS job store (bucket C(<name>--toil)); the plan writes C(aws:<region>:<name>).
+      - 3-56 lowercase letters, digits and hyphens, no C(--). Default C(<cluster_name>-jobstore).
+    type: str
+  leader_node_type:
+    description: Leader instance type (at least 2 vCPU on Kubernetes).
+    type: str
+    default: m5.large
+  leader_storage:
+    description: Leader root volume in GB. Default 50 plus the size of the local genomes staged there.
+    type: int
+  node_storage:
+    description: Worker root volume in GB. Default by the largest genome class (100/200/500/1000).
+    type: int
+  cons_cores:
+    description:
+      - C(--consCores) for Cactus. Default the smallest worker's vCPU count (minus one on
+        Kubernetes), e.g. 32 on Mesos and 31 on Kubernetes for c4.8xlarge + r3.8xlarge.
+    type: int
+  retry_count:
+    description: C(--retryCount). Toil 9.4.1 defaults it to 1, which defeats Cactus's own raise to 5.
+    type: int
+    default: 5
+  extra_options:
+    description:
+      - More cactus options, appended last (list, or one string split like a shell would).
+      - Options the plan writes (C(--batchSystem), C(--nodeTypes), C(--consCores), ...) are
+        refused with the variable to set instead.
+    type: raw
+  cactus_version:
+    description: Cactus release recorded in the plan for the install step.
+    type: str
+    default: v3.2.1
+  on_demand_prices:
+    description: On-demand USD per hour by instance type, for the cost ceiling. Missing ones are unknown.
+    type: dict
+    default: {}
+  genome_sizes:
+    description: Known uncompressed sizes in bytes by genome name; these genomes are not measured.
+    type: dict
+    default: {}
+  offline:
+    description: Do not touch the network. URL genomes are not measured (size null, sized as mammal).
+    type: bool
+    default: false
+  http_timeout:
+    description: Seconds to wait for each HEAD request.
+    type: int
+    default: 10
+  existing_clusters:
+    description:
+      - Names of clusters that exist in the account. A name that is a hyphen-prefix of one of
+        them (or the reverse) is refused, because destroy-cluster on one deletes the other's IAM role.
+    type: list
+    elements: str
+    default: []
+  run_tag_key:
+    description: Key of the tag that marks this run's instances (C(--tag key=value)).
+    type: str
+    default: cactus-run
+  run_tag_value:
+    description: Value of the run tag. Default the job store name.
+    type: str
+  leader_run_dir:
+    description: Directory on the leader for this run. Default C(/var/lib/toil/cactus/<jobstore_name>).
+    type: str
+  leader_seqfile:
+    description: Path of the seqFile on the leader. Default C(<leader_run_dir>/seqfile.txt).
+    type: str
+  leader_output:
+    description:
+      - Path of the HAL on the leader when O(output) is local. Default C(<leader_run_dir>/<basename>).
+    type: str
+  log_file:
+    description: C(--logFile) on the leader. Default C(<leader_run_dir>/cactus.log).
+    type: str
+  run_dir:
+    description: Directory on the controller that receives C(plan.json); created when missing.
+    type: path
+    required: true
+notes:
+  - Sizes of gzipped files are estimates of the uncompressed size, because the size classes are
+    about bases. Plain gzip uses the trailer's ISIZE (corrected for its 4 GiB wrap); BGZF and gzipped
+    URLs use the compressed size times 3.4, the ratio of UCSC's hg38.fa.gz. C(size_on_disk) keeps the
+    compressed size, C(size_method) says which estimate was used.
+  - Genome lines that are not leaves of the tree are not aligned by Cactus; they are reported as
+    warnings and neither measured nor staged.
+"""
+
+EXAMPLES = r"""
+- name: Plan the alignment
+  cactus_plan:
+    seqfile: "{{ cactus_seqfile }}"
+    output: s3://my-bucket/birds.hal
+    cluster_name: cactus-birds
+    zone: us-west-2a
+    key_pair_name: my-key
+    on_demand_prices: {r3.8xlarge: 2.66, m5.large: 0.096}
+    run_dir: "runs/cactus-birds"
+  delegate_to: localhost
+  register: cactus_plan_result
+
+- name: Plan with explicit node types and a local output, without network access
+  cactus_plan:
+    seqfile: examples/evolverMammals.txt
+    output: runs/mammals/out.hal
+    cluster_name: cactus-mammals
+    zone: us-east-1b
+    key_pair_name: my-key
+    cluster_type: mesos
+    node_types: ["c5.9xlarge/c5a.8xlarge:0.9", "r5.8xlarge"]
+    max_nodes: [30, 3]
+    extra_options: ["--root", "mr", "--defaultDisk", "8G"]
+    offline: true
+    run_dir: runs/mammals
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+plan:
+  description: The plan, also written to plan.json.
+  returned: success
+  type: dict
+  contains:
+    launch_cluster_argv:
+      description: C(toil launch-cluster ...) as a list, program first.
+      type: list
+      elements: str
+    launch_cluster_environment:
+      description: Environment for launch-cluster (C(TOIL_AWS_ZONE)).
+      type: dict
+    cactus_argv:
+      description: C(cactus <jobStore> <seqFile> <output> ...) as a list, to run on the leader.
+      type: list
+      elements: str
+    cactus_restart_argv:
+      description: The same with C(--restart).
+      type: list
+      elements: str
+    node_types:
+      description: Worker node types, parallel to min_nodes and max_nodes.
+      type: list
+      elements: str
+    min_nodes:
+      description: Minimum workers per node type.
+      type: list
+      elements: int
+    max_nodes:
+      description: Maximum workers per node type.
+      type: list
+      elements: int
+    jobstore:
+      description: Job store locator C(aws:<region>:<name>).
+      type: str
+    genomes:
+      description: Aligned genomes with name, path, resolved, kind, outgroup, size, size_class,
+        size_on_disk, size_method and leader_path.
+      type: list
+      elements: dict
+    cost_per_hour:
+      description: Worst-case USD per hour with lines, known_total, total (null if a price is
+        unknown) and unknown.
+      type: dict
+    single_machine_recommended:
+      description: True when every genome is under 100 Mb.
+      type: bool
+    cluster_type:
+      description: kubernetes or mesos.
+      type: str
+    leader_seqfile_text:
+      description: The seqFile to write on the leader, with leader paths for local genomes.
+      type: str
+    warnings:
+      description: Things worth a look that do not stop the run.
+      type: list
+      elements: str
+    summary:
+      description: A few lines for a human.
+      type: str
+  sample:
+    cactus_argv: [cactus, "aws:us-west-2:cactus-birds-jobstore", /var/lib/toil/cactus/x/seqfile.txt,
+                  "s3://my-bucket/birds.hal", --batchSystem, kubernetes, --binariesMode, singularity]
+plan_file:
+  description: Path of plan.json.
+  returned: success
+  type: str
+"""
+
+import gzip
+import json
+import os
+import struct
+import tempfile
+from urllib.error import HTTPError
+from urllib.parse import urlparse
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
+from ansible.module_utils.cactus_plan import PlanError, PlanSettings, build_plan, region_of
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
+GZIP_DNA_RATIO = 3.4
+GZIP_SUFFIXES = (".gz", ".bgz", ".gzip")
+ISIZE_WRAP = 2**32  # gzip stores the uncompressed size modulo 2^32
+
+
+class MeasureError(ValueError):
+    """A genome that cannot be used: names the seqFile line, the genome, the problem and the fix."""
+
+    def __init__(self, genome, problem, fix):
+        super().__init__(f"line {genome.line}: genome '{genome.name}' ({genome.path}): {problem}. Fix: {fix}")
+
+
+# ---- Local files ---------------------------------------------------------------------------------
+
+def measure_local(genome):
+    """{'size', 'size_on_disk', 'method'} for a local file or directory of FASTA."""
+    path = genome.resolved
+    if os.path.isdir(path):
+        return _measure_directory(genome, path)
+    if not os.path.exists(path):
+        raise MeasureError(genome, f"{path} does not exist", "fix the path (relative paths are read "
+                           "from the seqFile's directory)")
+    if not os.path.isfile(path):
+        raise MeasureError(genome, f"{path} is not a regular file",
+                           "point to a FASTA file or a directory of them")
+    return _measure_file(genome, path)
+
+
+def _measure_file(genome, path):
+    try:
+        disk = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(18)
+    except OSError as error:
+        raise MeasureError(genome, f"cannot read {path} ({error.strerror})",
+                           "check its permissions") from None
+    if head.startswith(GZIP_MAGIC):
+        _check_gzip_fasta(genome, path)
+        size, method = gzip_uncompressed_size(path, head, disk)
+        return {"size": size, "size_on_disk": disk, "method": method, "gzip": True}
+    if not head.startswith(b">"):
+        raise MeasureError(genome, f"{path} is neither FASTA (first byte '>') nor gzip",
+                           "give a FASTA file, plain or gzipped")
+    return {"size": disk, "size_on_disk": disk, "method": "file size", "gzip": False}
+
+
+def _check_gzip_fasta(genome, path):
+    try:
+        with gzip.open(path, "rb") as handle:
+            first = handle.read(1)
+    except (OSError, EOFError) as error:
+        raise MeasureError(genome, f"{path} is not a readable gzip file ({error})",
+                           "re-compress it") from None
+    if first != b">":
+        raise MeasureError(genome, f"{path} is gzip but does not hold FASTA (first byte not '>')",
+                           "give gzipped FASTA")
+
+
+def gzip_uncompressed_size(path, head, disk):
+    """Estimated uncompressed bytes of a gzip file, and how it was estimated.
+
+    BGZF (bgzip) ends with an empty block whose ISIZE is 0, so it gets the ratio estimate; plain
+    gzip gets the last member's ISIZE, plus the multiple of 4 GiB (ISIZE wraps there) that lands
+    nearest to the ratio estimate.
+    A plain file of several concatenated gzip members is underestimated (only the last counts).
+    """
+    if _is_bgzf(head):
+        return int(disk * GZIP_DNA_RATIO), "gzip ratio estimate (BGZF)"
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        (isize,) = struct.unpack("<I", handle.read(4))
+    if isize == 0:
+        return int(disk * GZIP_DNA_RATIO), "gzip ratio estimate (ISIZE 0)"
+    # Add back the 4 GiB wraps that bring ISIZE closest to what the compressed size suggests.
+    wraps = max(0, round((disk * GZIP_DNA_RATIO - isize) / ISIZE_WRAP))
+    return isize + wraps * ISIZE_WRAP, "gzip ISIZE"
+
+
+def _is_bgzf(head):
+    # FLG.FEXTRA set and the first extra subfield is 'BC' (SAM/BAM specification, BGZF).
+    return len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+
+
+def _measure_directory(genome, path):
+    """Cactus concatenates every entry of the directory (os.listdir), so every entry must be FASTA."""
+    entries = sorted(os.listdir(path))
+    if not entries:
+        raise MeasureError(genome, f"directory {path} is empty", "put the genome's FASTA files in it")
+    results = []
+    for entry in entries:
+        full = os.path.join(path, entry)
+        if not os.path.isfile(full):
+            raise MeasureError(genome, f"{full} is not a regular file, and Cactus concatenates every "
+                               "entry of the directory", "keep only FASTA files in it")
+        results.append(_measure_file(genome, full))
+    if len({r["gzip"] for r in results}) > 1:
+        raise MeasureError(genome, f"directory {path} mixes gzipped and plain FASTA; Cactus "
+                           "concatenates them into one file, which is then neither",
+                           "compress all of them or none")
+    return {"size": sum(r["size"] for r in results), "size_on_disk": sum(r["size_on_disk"] for r in results),
+            "method": f"directory of {len(results)} files", "gzip": results[0]["gzip"]}
+
+
+# ---- URLs ---------------------------------------------------------------------------------------
+
+def _from_remote_length(url, length, how):
+    if length is None:
+        return {"size": None, "size_on_disk": None, "method": f"{how}: no length"}
+    if urlparse(url).path.lower().endswith(GZIP_SUFFIXES):
+        return {"size": int(length * GZIP_DNA_RATIO), "size_on_disk": length,
+                "method": f"{how}, gzip ratio estimate"}
+    return {"size": length, "size_on_disk": length, "method": how}
+
+
+def measure_http(genome, timeout):
+    """Content-Length by HEAD; servers refusing HEAD get a one-byte ranged GET."""
+    try:
+        length = _http_length(genome.resolved, timeout)
+    except Exception as error:  # any failure here means the leader may not get it either
+        raise MeasureError(genome, f"cannot reach the URL ({error})",
+                           "check the URL, or plan with offline=true (sizes unknown)") from None
+    return _from_remote_length(genome.resolved, length, "HTTP length")
+
+
+def _http_length(url, timeout):
+    try:
+        response = open_url(url, method="HEAD", timeout=timeout, follow_redirects="safe")
+    except HTTPError as error:
+        if error.code not in (405, 501):
+            raise
+        return _ranged_get_length(url, timeout)
+    length = response.headers.get("Content-Length")
+    return int(length) if length is not None else _ranged_get_length(url, timeout)
+
+
+def _ranged_get_length(url, timeout):
+    response = open_url(url, headers={"Range": "bytes=0-0"}, timeout=timeout, follow_redirects="safe")
+    total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
+
+
+def measure_s3(genome, region):
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        raise MeasureError(genome, "boto3 is not installed", "run with the project's .venv Python") from None
+    parsed = urlparse(genome.resolved)
+    try:
+        head = boto3.client("s3", region_name=region).head_object(Bucket=parsed.netloc,
+                                                                  Key=parsed.path.lstrip("/"))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise MeasureError(genome, f"S3 says {code or error}", "check the bucket and key, and that "
+                           "your credentials may read it") from None
+    except BotoCoreError as error:
+        raise MeasureError(genome, f"cannot ask S3 ({error})", "configure AWS credentials, or plan "
+                           "with offline=true") from None
+    return _from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length")
+
+
+# ---- All genomes ----------------------------------------------------------------------------------
+
+def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_sizes=None):
+    """Measure every aligned genome: {name: {'size', 'size_on_disk', 'method'}}."""
+    known_sizes = known_sizes or {}
+    measured = {}
+    for genome in seqfile.aligned():
+        if genome.name in known_sizes:
+            size = int(known_sizes[genome.name])
+            measured[genome.name] = {"size": size, "size_on_disk": size, "method": "given"}
+        elif genome.kind == "local":
+            measured[genome.name] = measure_local(genome)
+        elif offline or genome.kind == "ftp":
+            reason = "offline" if offline else "ftp is not measured"
+            measured[genome.name] = {"size": None, "size_on_disk": None, "method": reason}
+        elif genome.kind == "http":
+            measured[genome.name] = measure_http(genome, timeout)
+        else:
+            measured[genome.name] = measure_s3(genome, region)
+    return measured
+
+
+def write_if_changed(path, text):
+    """Write `text` to `path` atomically unless it is already there; True when written."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".plan.", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True
+
+
+def would_change(path, text):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read() != text
+    except FileNotFoundError:
+        return True
+
+
+ARGUMENT_SPEC = dict(
+    seqfile=dict(type="path", required=True),
+    output=dict(type="str", required=True),
+    cluster_name=dict(type="str", required=True),
+    zone=dict(type="str", required=True),
+    key_pair_name=dict(type="str", required=True),
+    owner=dict(type="str"),
+    cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
+    node_types=dict(type="raw"),
+    min_nodes=dict(type="raw"),
+    max_nodes=dict(type="raw"),
+    spot_bid=dict(type="float", default=0.6),
+    jobstore_name=dict(type="str"),
+    leader_node_type=dict(type="str", default="m5.large"),
+    leader_storage=dict(type="int"),
+    node_storage=dict(type="int"),
+    cons_cores=dict(type="int"),
+    retry_count=dict(type="int", default=5),
+    extra_options=dict(type="raw"),
+    cactus_version=dict(type="str", default="v3.2.1"),
+    on_demand_prices=dict(type="dict", default={}),
+    genome_sizes=dict(type="dict", default={}),
+    offline=dict(type="bool", default=False),
+    http_timeout=dict(type="int", default=10),
+    existing_clusters=dict(type="list", elements="str", default=[]),
+    run_tag_key=dict(type="str", default="cactus-run"),
+    run_tag_value=dict(type="str"),
+    leader_run_dir=dict(type="str"),
+    leader_seqfile=dict(type="str"),
+    leader_output=dict(type="str"),
+    log_file=dict(type="str"),
+    run_dir=dict(type="path", required=True),
+)
+
+SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_name", "owner",
+                 "cluster_type", "node_types", "min_nodes", "max_nodes", "spot_bid", "leader_node_type",
+                 "leader_storage", "node_storage", "cons_cores", "retry_count", "extra_options",
+                 "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
+                 "leader_output", "log_file", "cactus_version")
+
+
+def make_plan(params):
+    """Parse, measure and plan from module parameters; raises SeqFileError/PlanError/MeasureError."""
+    seqfile = parse_seqfile(params["seqfile"])
+    settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
+                            run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
+    region = region_of(params["zone"])
+    measured = measure_genomes(seqfile, offline=params["offline"], region=region,
+                               timeout=params["http_timeout"], known_sizes=params["genome_sizes"])
+    return build_plan(seqfile, measured, settings)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        plan = make_plan(module.params)
+    except (SeqFileError, PlanError) as error:
+        module.fail_json(msg=str(error))
+    except MeasureError as error:
+        module.fail_json(msg=f"{module.params['seqfile']}: {error}")
+    plan_file = os.path.join(module.params["run_dir"], "plan.json")
+    text = json.dumps(plan, indent=2, sort_keys=True) + "\n"
+    changed = would_change(plan_file, text) if module.check_mode else write_if_changed(plan_file, text)
+    for warning in plan["warnings"]:
+        module.warn(warning)
+    module.exit_json(changed=changed, plan=plan, plan_file=plan_file, msg=plan["summary"])
+
+
+if __name__ == "__main__":
+    main()

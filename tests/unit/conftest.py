@@ -1,0 +1,56 @@
+"""Unit-test wiring: the project's module_utils as `ansible.module_utils.*`, a private HOME.
+
+ansible.cfg sets `module_utils = plugins/module_utils` for Ansible runs; plain pytest needs the same
+directory on the `ansible.module_utils` package path. Toil's argument parser writes
+~/.toil/default.yaml when it is built, and ansible writes ~/.ansible: both go to a temp HOME.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import ansible.module_utils
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE_UTILS = REPO / "plugins" / "module_utils"
+MODULES = REPO / "plugins" / "modules"
+
+if str(MODULE_UTILS) not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(str(MODULE_UTILS))
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory, monkeypatch):
+    """Every test gets a HOME of its own; nothing touches the real ~/.toil or ~/.ansible."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def load_plan_module():
+    """The Ansible module file as a Python module (its measurement functions are tested directly)."""
+    spec = importlib.util.spec_from_file_location("cactus_plan_module", MODULES / "cactus_plan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def plan_module():
+    return load_plan_module()
+
+
+@pytest.fixture(scope="session")
+def write_fasta():
+    return _write_fasta
+
+
+def _write_fasta(path, size=64, name="chr1"):
+    """A FASTA file of exactly `size` bytes (header included); at least the header."""
+    header = f">{name}\n".encode()
+    body = b"ACGT" * (max(0, size - len(header)) // 4 + 1)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write((header + body)[: max(size, len(header))])
+    return path
