@@ -1,0 +1,439 @@
+# Pre-flight checks of a Toil cluster run on AWS: the decisions, as pure functions.
+#
+# The module plugins/modules/toil_preflight.py asks AWS and ssh-agent; the answers come here to be
+# judged. Nothing here does I/O, so every rule has a unit test (tests/unit/test_toil_preflight.py).
+# Names, zones, job store names, node types and the cluster-name hazard are the planner's rules
+# (module_utils/cactus_plan.py): they are called from here, not repeated.
+#
+# Every failure names the user variable and the fix, in the planner's shape:
+#   "<variable>: <problem>. Fix: <fix>"
+
+import base64
+import binascii
+import hashlib
+import math
+import re
+
+from ansible.module_utils.cactus_plan import (
+    GB,
+    PlanError,
+    check_cluster_name,
+    check_jobstore_name,
+    default_leader_storage,
+    names_conflict,
+    output_kind,
+    parse_node_type,
+    region_of,
+)
+
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[1-9][0-9]*$")
+# Toil's AWS job store keeps everything in one bucket named "<job store name>--toil" (Toil >= 9.1).
+JOBSTORE_BUCKET_SUFFIX = "--toil"
+# Toil's security group description (AWSProvisioner._createSecurityGroups).
+TOIL_SECURITY_GROUP_DESCRIPTION = "Toil appliance security group"
+TOIL_ROLE_SUFFIX = "_toil"
+# OpenSSH's default MaxAuthTries is 6: an agent offering more keys than this before the right one
+# makes the leader's sshd hang up ("Too many authentication failures", toil #3914).
+DEFAULT_MAX_AGENT_KEYS = 5
+# EC2 vCPU quotas (Service Quotas, service code "ec2"). The "Standard" ones cover the families
+# A, C, D, H, I, M, R, T and Z; other families (F, G, P, X, Inf, DL, Trn, HPC, Mac...) have their own.
+QUOTA_SPOT_STANDARD = "L-34B43A08"  # All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests
+QUOTA_ON_DEMAND_STANDARD = "L-1216C47A"  # Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
+STANDARD_FAMILY_LETTERS = set("acdhimrtz")
+NON_STANDARD_PREFIXES = ("inf", "hpc", "mac", "dl", "trn", "im4gn-", "u-")
+# A bid this close above the current spot price is outbid often: warn.
+SPOT_BID_MARGIN = 1.2
+
+
+class PreflightError(ValueError):
+    """A pre-flight failure: names the variable, the problem and the fix."""
+
+    def __init__(self, variable, problem, fix):
+        self.variable, self.problem, self.fix = variable, problem, fix
+        super().__init__(f"{variable}: {problem}. Fix: {fix}")
+
+
+def _from_plan_error(error):
+    return PreflightError(error.variable, error.problem, error.fix)
+
+
+# ---- Names (no AWS) ------------------------------------------------------------------------------
+
+def check_names(cluster_name, zone, jobstore_name, output, known_regions=None):
+    """The run's names, before AWS is asked anything. Returns {'region', 'jobstore', 'output_kind'}.
+
+    A region where a zone is required gets its own message (Toil's launch-cluster needs a zone).
+    `known_regions` (botocore's EC2 regions) keeps a typo from sending requests to a host that
+    does not exist.
+    """
+    try:
+        check_cluster_name(cluster_name)
+    except PlanError as error:
+        raise _from_plan_error(error) from None
+    region = zone_region(zone)
+    if known_regions and region not in known_regions:
+        raise PreflightError("toil_zone", f"'{zone}' is in '{region}', which is not an EC2 region",
+                             f"use a zone of a region such as {', '.join(sorted(known_regions)[:4])}, ...")
+    try:
+        jobstore = check_jobstore_name(jobstore_name, region)
+        kind = output_kind(output)
+    except PlanError as error:
+        raise _from_plan_error(error) from None
+    return {"region": region, "jobstore": jobstore, "output_kind": kind}
+
+
+def zone_region(zone):
+    """Region of an availability zone; a bare region gets a message of its own."""
+    if isinstance(zone, str) and REGION_RE.match(zone):
+        raise PreflightError("toil_zone", f"'{zone}' is a region, but an availability zone is required "
+                             "(toil launch-cluster places the leader in one zone)",
+                             f"give one of its zones, e.g. {zone}a")
+    try:
+        return region_of(zone)
+    except PlanError as error:
+        raise _from_plan_error(error) from None
+
+
+# ---- Key pair and ssh-agent ----------------------------------------------------------------------
+
+def parse_agent_keys(text):
+    """`ssh-add -L` output -> [{'type', 'blob', 'comment'}] (blob: the key in OpenSSH wire format)."""
+    keys = []
+    for line in (text or "").splitlines():
+        parts = line.strip().split(None, 2)
+        if len(parts) < 2:
+            continue
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        keys.append({"type": parts[0], "blob": blob, "comment": parts[2] if len(parts) > 2 else ""})
+    return keys
+
+
+def _colon_hex(digest):
+    return ":".join(f"{b:02x}" for b in digest)
+
+
+def agent_key_fingerprints(key):
+    """Every form in which EC2 (or moto) may show this public key's fingerprint, normalized.
+
+    Imported RSA: MD5 of the public key in DER (SubjectPublicKeyInfo), colon hex.
+    ED25519 (imported or made by AWS): SHA256, base64 (as ssh-keygen -l; AWS pads it with '=');
+    moto gives the SHA256 of the DER form in colon hex instead.
+    """
+    found = {"sha256:" + base64.b64encode(hashlib.sha256(key["blob"]).digest()).decode().rstrip("=")}
+    der = _public_key_der(key)
+    if der is not None:
+        found.add(_colon_hex(hashlib.md5(der).digest()))  # noqa: S324 - EC2's fingerprint, not security
+        found.add(_colon_hex(hashlib.sha256(der).digest()))
+    return found
+
+
+def _public_key_der(key):
+    try:
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return None
+    line = f"{key['type']} {base64.b64encode(key['blob']).decode()}".encode()
+    try:
+        public = serialization.load_ssh_public_key(line)
+        return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError):
+        return None
+
+
+def ec2_fingerprint_kind(fingerprint):
+    """'md5' (imported RSA), 'sha1' (RSA made by AWS: of the PRIVATE key), 'sha256', or 'unknown'."""
+    fp = (fingerprint or "").strip()
+    if re.match(r"^([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$", fp):
+        return "md5"
+    if re.match(r"^([0-9a-fA-F]{2}:){19}[0-9a-fA-F]{2}$", fp):
+        return "sha1"
+    if re.match(r"^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$", fp) or re.match(r"^(SHA256:)?[A-Za-z0-9+/]{43}=?$", fp):
+        return "sha256"
+    return "unknown"
+
+
+def _normalize_ec2_fingerprint(fingerprint):
+    fp = fingerprint.strip()
+    if fp.upper().startswith("SHA256:"):
+        return "sha256:" + fp[len("SHA256:"):].rstrip("=")
+    if re.match(r"^([0-9a-fA-F]{2}:)+[0-9a-fA-F]{2}$", fp):
+        return fp.lower()
+    return "sha256:" + fp.rstrip("=")
+
+
+def check_agent_keys(key_name, ec2_fingerprint, agent_output, max_keys=DEFAULT_MAX_AGENT_KEYS):
+    """Judge the keys ssh-agent holds against the key pair. Returns (result dict, warnings).
+
+    Raises PreflightError when the agent holds no key or, where EC2's fingerprint can be compared,
+    none of them is the key pair's.
+    """
+    keys = parse_agent_keys(agent_output)
+    warnings = []
+    if not keys:
+        raise PreflightError("toil_key_pair_name", "ssh-agent holds no key, so Toil and Ansible cannot "
+                             f"log in to the leader with key pair '{key_name}'",
+                             f"ssh-add the private key of '{key_name}'")
+    if len(keys) > max_keys:
+        warnings.append(f"ssh-agent holds {len(keys)} keys (more than {max_keys}): sshd on the leader may "
+                        "hang up before the right one is tried (\"Too many authentication failures\"); "
+                        f"keep only the key of '{key_name}' in the agent (ssh-add -D, then ssh-add it)")
+    kind = ec2_fingerprint_kind(ec2_fingerprint)
+    result = {"agent_keys": len(keys), "fingerprint_kind": kind, "matched": None}
+    if kind in ("sha1", "unknown"):
+        reason = ("the key pair was created by AWS, whose fingerprint is the SHA1 of the private key, "
+                  "which the agent does not show" if kind == "sha1" else
+                  f"EC2's fingerprint '{ec2_fingerprint}' has an unknown form")
+        warnings.append(f"cannot tell whether ssh-agent holds key pair '{key_name}': {reason}; make sure "
+                        "the private key you downloaded from AWS is loaded (ssh-add)")
+        return result, warnings
+    wanted = _normalize_ec2_fingerprint(ec2_fingerprint)
+    matches = [k for k in keys if wanted in agent_key_fingerprints(k)]
+    if not matches:
+        mine = ", ".join(f"{k['type']} {k['comment'] or '(no comment)'}" for k in keys)
+        raise PreflightError("toil_key_pair_name", f"none of the {len(keys)} key(s) in ssh-agent ({mine}) "
+                             f"is key pair '{key_name}' (EC2 fingerprint {ec2_fingerprint})",
+                             f"ssh-add the private key of '{key_name}', or set toil_key_pair_name to the "
+                             "key pair of a key the agent holds")
+    result["matched"] = matches[0]["comment"] or matches[0]["type"]
+    return result, warnings
+
+
+# ---- Existing clusters ---------------------------------------------------------------------------
+
+def existing_clusters(security_groups, instances, role_names):
+    """Toil clusters visible in the account: {name: {'sources': [...], 'instances': [...]}}.
+
+    Sources: a security group Toil made (its description, or an instance tagged clusterName that is
+    in it), instances tagged clusterName (pending/running/stopping/stopped), and IAM roles
+    '<name with - as _>_toil' (global: they are what destroy-cluster deletes by prefix).
+    """
+    found = {}
+
+    def add(name, source):
+        entry = found.setdefault(name, {"sources": [], "instances": []})
+        if source not in entry["sources"]:
+            entry["sources"].append(source)
+        return entry
+
+    tagged = set()
+    for instance in instances:
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
+        name = tags.get("clusterName")
+        if not name:
+            continue
+        tagged.add(name)
+        entry = add(name, "instances tagged clusterName")
+        entry["instances"].append({
+            "id": instance.get("InstanceId"), "state": (instance.get("State") or {}).get("Name"),
+            "role": tags.get("ToilNodeType", ""), "launch_time": str(instance.get("LaunchTime", "")),
+            "public_ip": instance.get("PublicIpAddress"),
+        })
+    for group in security_groups:
+        name = group.get("GroupName", "")
+        if name and name != "default" and (group.get("Description") == TOIL_SECURITY_GROUP_DESCRIPTION
+                                           or name in tagged):
+            add(name, f"security group {group.get('GroupId', name)}")
+    for role in role_names:
+        if role.endswith(TOIL_ROLE_SUFFIX) and "__" not in role and len(role) > len(TOIL_ROLE_SUFFIX):
+            add(role[: -len(TOIL_ROLE_SUFFIX)].replace("_", "-"), f"IAM role {role}")
+    for entry in found.values():
+        entry["instances"].sort(key=lambda i: i["launch_time"])
+    return dict(sorted(found.items()))
+
+
+def check_cluster_hazards(cluster_name, clusters):
+    """Refuse a name that is a hyphen-prefix of an existing cluster's, or the reverse (the planner's
+    names_conflict: destroy-cluster on one deletes the other's IAM role). Returns a report line."""
+    for other, entry in clusters.items():
+        if names_conflict(cluster_name, other):
+            raise PreflightError("toil_cluster_name", f"'{cluster_name}' and the existing cluster '{other}' "
+                                 f"(found: {', '.join(entry['sources'])}) are hyphen-prefixes of each other: "
+                                 "toil destroy-cluster on one would delete the other's IAM role",
+                                 "pick a name that neither starts with the other's name plus '-' nor is "
+                                 "such a prefix of it")
+    mine = clusters.get(cluster_name)
+    if not mine:
+        return f"cluster '{cluster_name}' does not exist yet: launch will create it"
+    alive = [i for i in mine["instances"] if i["state"] in ("pending", "running")]
+    leader = next((i for i in alive if i["role"] == "leader"), None)
+    where = f"leader {leader['id']} ({leader['state']})" if leader else "no running leader"
+    return (f"cluster '{cluster_name}' already exists ({where}; found: {', '.join(mine['sources'])}): "
+            "launch will reuse it")
+
+
+# ---- Job store -----------------------------------------------------------------------------------
+
+def jobstore_bucket(jobstore_name):
+    return f"{jobstore_name}{JOBSTORE_BUCKET_SUFFIX}"
+
+
+def check_jobstore_bucket(jobstore_name, status, restart):
+    """`status`: HTTP status of head_bucket on '<name>--toil' (200 ours, 403 someone else's, 404 free).
+
+    Returns a report line; raises when the bucket is not what this run needs.
+    """
+    bucket = jobstore_bucket(jobstore_name)
+    if status == 403:
+        raise PreflightError("toil_jobstore_name", f"bucket '{bucket}' exists and belongs to another AWS "
+                             "account (S3 bucket names are global)", "pick another toil_jobstore_name")
+    if status == 200 and not restart:
+        raise PreflightError("toil_jobstore_name", f"job store bucket '{bucket}' already exists (a previous "
+                             "run's job store; Toil refuses to create it again)",
+                             "set cactus_restart=true to resume that run, delete it with "
+                             f"'toil clean aws:<region>:{jobstore_name}', or pick another toil_jobstore_name")
+    if status == 404 and restart:
+        raise PreflightError("cactus_restart", f"there is no job store bucket '{bucket}' to restart from "
+                             "(a successful run deletes it)",
+                             "set cactus_restart=false to start afresh, or fix toil_jobstore_name")
+    if status not in (200, 404):
+        raise PreflightError("toil_jobstore_name", f"S3 answered {status} for bucket '{bucket}'",
+                             "check your credentials' S3 permissions (s3:ListBucket)")
+    if status == 200:
+        return f"job store bucket '{bucket}' exists: the run restarts from it"
+    return f"job store bucket '{bucket}' is free"
+
+
+# ---- Node types, spot bids, quotas ---------------------------------------------------------------
+
+def parsed_node_types(node_types):
+    """[(spec, [instance types], bid or None)] with the planner's parser (Toil's grammar)."""
+    result = []
+    for spec in node_types:
+        try:
+            types, bid = parse_node_type(spec)
+        except PlanError as error:
+            raise _from_plan_error(error) from None
+        result.append((spec, types, bid))
+    return result
+
+
+def all_instance_types(parsed, leader_node_type):
+    types = {t for _, kinds, _ in parsed for t in kinds}
+    types.add(leader_node_type)
+    return sorted(types)
+
+
+def check_offered(parsed, leader_node_type, zone, offered):
+    """`offered`: instance types EC2 offers in the zone (describe_instance_type_offerings)."""
+    for spec, types, _ in parsed:
+        missing = [t for t in types if t not in offered]
+        if missing and len(missing) == len(types):
+            raise PreflightError("toil_node_types", f"{', '.join(missing)} (node type '{spec}') "
+                                 f"{'is' if len(missing) == 1 else 'are'} not offered in zone {zone}",
+                                 "pick instance types offered there (aws ec2 describe-instance-type-offerings "
+                                 f"--location-type availability-zone --filters Name=location,Values={zone}) "
+                                 "or another toil_zone")
+    if leader_node_type not in offered:
+        raise PreflightError("toil_leader_node_type", f"{leader_node_type} is not offered in zone {zone}",
+                             "pick a leader type offered there, or another toil_zone")
+    return [f"{t} (in node type '{spec}') is not offered in {zone}: only its alternatives can start"
+            for spec, types, _ in parsed for t in types if t not in offered]
+
+
+def check_bids(parsed, spot_prices, zone):
+    """`spot_prices`: {instance type: current USD/hour in the zone}. Returns warnings."""
+    warnings = []
+    for spec, types, bid in parsed:
+        if bid is None:
+            continue
+        priced = {t: spot_prices[t] for t in types if spot_prices.get(t) is not None}
+        unpriced = [t for t in types if t not in priced]
+        if unpriced:
+            warnings.append(f"no spot price for {', '.join(unpriced)} in {zone}: the bid {bid} of '{spec}' "
+                            "is unchecked for them")
+        if not priced:
+            continue
+        below = {t: p for t, p in priced.items() if bid < p}
+        if len(below) == len(priced) and not unpriced:
+            now = ", ".join(f"{t} ${p:g}" for t, p in sorted(below.items()))
+            raise PreflightError("toil_node_types", f"the spot bid ${bid:g}/hour of '{spec}' is below the "
+                                 f"current spot price in {zone} ({now}): the autoscaler would never get a node",
+                                 f"bid at least ${max(below.values()):g} (e.g. "
+                                 f"{'/'.join(types)}:{_round_up_cents(max(below.values()) * SPOT_BID_MARGIN)}), "
+                                 "or drop the ':bid' to run on demand")
+        for t, p in sorted(below.items()):
+            warnings.append(f"the spot bid ${bid:g} of '{spec}' is below {t}'s price ${p:g} in {zone}: "
+                            "only its alternatives can start")
+        for t, p in sorted(priced.items()):
+            if t not in below and bid < p * SPOT_BID_MARGIN:
+                warnings.append(f"the spot bid ${bid:g} of '{spec}' is within 20% of {t}'s price ${p:g} in "
+                                f"{zone}: nodes may be reclaimed often")
+    return warnings
+
+
+def _round_up_cents(value):
+    return f"{math.ceil(value * 100) / 100:.2f}"
+
+
+def is_standard_family(instance_type):
+    """True for the families the 'Standard' vCPU quotas cover (A, C, D, H, I, M, R, T, Z)."""
+    name = instance_type.lower()
+    if name.startswith(NON_STANDARD_PREFIXES):
+        return False
+    return name[:1] in STANDARD_FAMILY_LETTERS
+
+
+def vcpu_needs(parsed, max_nodes, leader_node_type, vcpus):
+    """vCPUs the planned maximum can hold at once, per quota: spot and on-demand Standard.
+
+    A node type of several instance types counts its largest. The leader is on demand.
+    Returns {'spot', 'on_demand', 'unchecked': [types outside the Standard quotas]}.
+    """
+    needs = {"spot": 0, "on_demand": 0, "unchecked": []}
+    items = [(types, bid, count) for (_, types, bid), count in zip(parsed, max_nodes, strict=True)]
+    items.append(([leader_node_type], None, 1))
+    for types, bid, count in items:
+        standard = [t for t in types if is_standard_family(t)]
+        needs["unchecked"] += [t for t in types if t not in standard and t not in needs["unchecked"]]
+        if not standard or not count:
+            continue
+        largest = max(vcpus.get(t, 0) for t in standard)
+        needs["spot" if bid is not None else "on_demand"] += largest * count
+    return needs
+
+
+def check_quota(kind, needed, quota, in_use, code):
+    """Compare planned vCPUs with a quota. quota None: unreadable. Returns warnings; raises when short."""
+    label = "spot" if kind == "spot" else "on-demand"
+    if not needed:
+        return []
+    if quota is None:
+        return [f"could not read the {label} vCPU quota ({code}); the plan needs up to {needed} vCPUs: check "
+                f"it (aws service-quotas get-service-quota --service-code ec2 --quota-code {code})"]
+    if needed > quota:
+        raise PreflightError("toil_max_nodes", f"the plan may run {needed} {label} vCPUs at once (workers at their "
+                             f"maximum plus the leader), above the account's quota of {int(quota)} ({code})",
+                             f"lower toil_max_nodes or pick smaller node types, or ask AWS for more: "
+                             f"aws service-quotas request-service-quota-increase --service-code ec2 "
+                             f"--quota-code {code} --desired-value {needed}")
+    if in_use and needed + in_use > quota:
+        return [f"{in_use} {label} vCPUs already run in this region: with the plan's {needed} the quota of "
+                f"{int(quota)} ({code}) would be exceeded, and the autoscaler would stall below its maximum"]
+    return []
+
+
+# ---- The leader's disk ---------------------------------------------------------------------------
+
+def check_leader_storage(genomes, leader_storage, output_kind_value):
+    """Local genomes are copied to the leader before Toil imports them: they must fit its disk.
+
+    `genomes`: the plan's genomes (kind, size_on_disk). The need is the planner's
+    default_leader_storage (Toil's 50 GB plus the local genomes). Returns warnings.
+    """
+    local = [g for g in genomes if g.get("kind") == "local"]
+    local_bytes = sum(g.get("size_on_disk") or 0 for g in local)
+    needed = default_leader_storage(local_bytes)
+    if leader_storage < needed:
+        raise PreflightError("toil_leader_storage", f"{leader_storage} GB cannot hold the {len(local)} local "
+                             f"genome(s) staged on the leader ({math.ceil(local_bytes / GB)} GB) besides "
+                             f"Toil's own 50 GB (needs {needed} GB)",
+                             f"raise toil_leader_storage to {needed} or more, or upload the genomes to S3 and "
+                             "put their s3:// URLs in the seqFile (Toil imports those without the leader's disk)")
+    if output_kind_value == "local" and local_bytes and leader_storage < needed + math.ceil(local_bytes / GB):
+        return [f"cactus_output is a local path: the HAL is written on the leader before it is fetched, and "
+                f"is often as large as the genomes; toil_leader_storage {leader_storage} GB leaves little room "
+                "(an s3:// output avoids it)"]
+    return []
