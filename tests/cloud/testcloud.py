@@ -7,7 +7,8 @@ Recipe: ../shared/reference/test-cloud.md. Layout of one cloud, all under `workd
   leader host        sshd on port 22 of every loopback address (the namespace has only `lo`), user
                      `core`, in a private mount namespace where /usr/bin/docker runs podman as root
   appliance          container `toil_leader` (image: tests/setup-host.sh), with /opt, /var/lib/toil,
-                     /tmp and /etc/kubernetes mounted from workdir/leader/, so it can be recreated
+                     /tmp, /var/tmp and /etc/kubernetes mounted from workdir/leader/, so it can be
+                     re-created; AWS credentials come from moto's metadata endpoint (an IAM role)
   ssh client         `ssh` wrapper first on PATH (-F workdir/ssh_config), private ssh-agent, test key
 
 Everything is started by start() and stopped by stop(); nothing is left running.
@@ -232,9 +233,11 @@ class TestCloud:
     def _start_leader_host(self) -> None:
         _ensure_user(LEADER_USER)
         lr = self.leader_root
-        for d in ("opt", "var-lib-toil", "tmp", "etc-kubernetes", "run", "usr-bin", "sudoers.d", "podman"):
+        mounted = ("opt", "var-lib-toil", "tmp", "var-tmp", "etc-kubernetes")
+        for d in (*mounted, "run", "usr-bin", "sudoers.d", "podman"):
             (lr / d).mkdir(parents=True, exist_ok=True)
         os.chmod(lr / "tmp", 0o1777)
+        os.chmod(lr / "var-tmp", 0o1777)
         # Toil's kubernetes launch reads this file from the appliance; the values are not checked.
         (lr / "etc-kubernetes" / "worker.ini").write_text(
             "[DEFAULT]\nJOIN_TOKEN=test.token\nJOIN_CERT_HASH=sha256:00\nJOIN_ENDPOINT=127.0.0.1:6443\n"
@@ -332,13 +335,31 @@ class TestCloud:
         """Start (or re-create) `toil_leader` the way Toil's systemd unit does: a fresh container
         from the image, with the host's /opt, /var/lib/toil, /tmp and /etc/kubernetes mounted."""
         lr = self.leader_root
+        guard_log = Path(os.environ.get("NETGUARD_LOG") or self.workdir / "netguard.log")
+        guard_log.touch()
+        # What a real leader gets from its IAM role through the instance metadata service: here
+        # moto's metadata endpoint on loopback. No static key reaches the leader. The zone is set
+        # because moto's metadata always says us-east-1a.
+        leader_env = {
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"{self.endpoint}/",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "TOIL_AWS_ZONE": ZONE,
+            "TMPDIR": "/var/tmp",
+            "PYTHONPATH": "/srv/netguard",
+            "NETGUARD_LOG": "/srv/netguard.log",
+        }
         self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
         self._in_leader_ns(
             [
                 "podman", "run", "-d", "--name", CONTAINER, "--network", "host",
+                *[arg for k, v in leader_env.items() for arg in ("-e", f"{k}={v}")],
+                "-v", f"{TOP / 'tests' / 'netguard'}:/srv/netguard:ro",
+                "-v", f"{guard_log}:/srv/netguard.log",
                 "-v", f"{lr / 'opt'}:/opt",
                 "-v", f"{lr / 'var-lib-toil'}:/var/lib/toil",
                 "-v", f"{lr / 'tmp'}:/tmp",
+                "-v", f"{lr / 'var-tmp'}:/var/tmp",
                 "-v", f"{lr / 'etc-kubernetes'}:/etc/kubernetes",
                 "-v", f"{self.image_dir / 'apt-repo'}:/srv/test-apt:ro",
                 "-v", f"{self.image_dir / 'wheels'}:/srv/test-wheels:ro",
