@@ -1,0 +1,68 @@
+"""Filters that decide what to do with a Cactus run, from its run record.
+
+The run record (run.json, on the leader under the run directory, copied to the controller's run
+directory) holds the exact argv, the job store, start and end times, the log path and the state.
+The wrapper script that runs cactus on the leader writes the end: state finished or failed, exit code.
+"""
+
+STATES = ("none", "running", "interrupted", "finished", "failed")
+
+
+def cactus_run_state(record, session_alive):
+    """State of a run: none (no record), running, interrupted (the record says running but the
+    tmux session is gone: killed, or the appliance was re-created), finished, failed."""
+    if not record:
+        return "none"
+    state = record.get("state", "running")
+    if state == "running" and not session_alive:
+        return "interrupted"
+    return state
+
+
+def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore):
+    """What the align step does: {action: start|restart|skip|fail, message}.
+
+    state and record_jobstore describe the recorded run; jobstore is the plan's. Never a second
+    copy of a running alignment; never silently over an existing job store; a restart needs the
+    job store (a successful run deletes it: Toil's --clean onSuccess).
+    """
+    if state == "running":
+        return _act(
+            "skip", "The alignment is running: not starting another copy. Watch it with --tags status."
+        )
+    if record_jobstore != jobstore:
+        state = "none"  # the record is of an earlier run with another job store
+    if restart:
+        if not jobstore_exists:
+            return _act(
+                "fail",
+                f"Cannot restart: job store {jobstore} does not exist (a finished run deletes it, and a run "
+                "that never started has none). Start a new run with --tags align.",
+            )
+        return _act("restart", f"Restarting the alignment from job store {jobstore}.")
+    if state == "finished":
+        return _act("skip", "The alignment finished: nothing to start. Fetch it with --tags fetch.")
+    if state in ("interrupted", "failed") and jobstore_exists:
+        how = "stopped before finishing" if state == "interrupted" else "failed"
+        return _act(
+            "fail",
+            f"The last alignment {how} and its "
+            f"job store {jobstore} still exists: continue it with --tags restart (see the log with --tags "
+            "status), or delete the job store (toil clean) to start over.",
+        )
+    if jobstore_exists:
+        return _act(
+            "fail",
+            f"Job store {jobstore} already exists: a run of this name was started before. Continue it with "
+            "--tags restart, or pick another toil_jobstore_name, or delete it with toil clean.",
+        )
+    return _act("start", f"Starting the alignment with job store {jobstore}.")
+
+
+def _act(action, message):
+    return {"action": action, "message": message}
+
+
+class FilterModule:
+    def filters(self):
+        return {"cactus_run_state": cactus_run_state, "cactus_run_action": cactus_run_action}

@@ -1,0 +1,55 @@
+"""The align step's decisions: never twice, never silently over an existing job store."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "cactus_run", Path(__file__).parents[2] / "plugins" / "filter" / "cactus_run.py"
+)
+cactus_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cactus_run)
+
+JS = "aws:us-west-2:run-jobstore"
+
+
+@pytest.mark.parametrize(
+    ("record", "alive", "state"),
+    [
+        (None, False, "none"),
+        ({}, False, "none"),
+        ({"state": "running"}, True, "running"),
+        ({"state": "running"}, False, "interrupted"),
+        ({"state": "finished"}, False, "finished"),
+        ({"state": "failed"}, False, "failed"),
+    ],
+)
+def test_state(record, alive, state):
+    assert cactus_run.cactus_run_state(record, alive) == state
+
+
+@pytest.mark.parametrize(
+    ("state", "record_js", "restart", "exists", "action", "words"),
+    [
+        ("none", None, False, False, "start", "Starting"),
+        ("none", None, False, True, "fail", "already exists"),
+        ("running", JS, False, True, "skip", "not starting another"),
+        ("running", JS, True, True, "skip", "not starting another"),
+        ("running", "aws:us-west-2:other", False, False, "skip", "not starting another"),
+        ("interrupted", JS, False, True, "fail", "--tags restart"),
+        ("failed", JS, False, True, "fail", "--tags restart"),
+        ("interrupted", JS, True, True, "restart", "Restarting"),
+        ("failed", JS, True, True, "restart", "Restarting"),
+        ("finished", JS, False, False, "skip", "finished"),
+        ("finished", JS, True, False, "fail", "does not exist"),
+        ("none", None, True, False, "fail", "does not exist"),
+        ("none", None, True, True, "restart", "Restarting"),
+        ("finished", "aws:us-west-2:older", False, False, "start", "Starting"),
+        ("failed", "aws:us-west-2:older", False, True, "fail", "already exists"),
+    ],
+)
+def test_action(state, record_js, restart, exists, action, words):
+    decision = cactus_run.cactus_run_action(state, record_js, restart, exists, JS)
+    assert decision["action"] == action
+    assert words in decision["message"]
