@@ -5,6 +5,8 @@ directory) holds the exact argv, the job store, start and end times, the log pat
 The wrapper script that runs cactus on the leader writes the end: state finished or failed, exit code.
 """
 
+import datetime
+
 STATES = ("none", "running", "interrupted", "finished", "failed")
 
 
@@ -59,10 +61,23 @@ def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore
     return _act("start", f"Starting the alignment with job store {jobstore}.")
 
 
+def cactus_run_elapsed(record, now_iso):
+    """Elapsed time of a run as H:MM:SS: to its end, or to now_iso while it has none."""
+    if not record or "started_at" not in record:
+        return None
+    start = datetime.datetime.fromisoformat(record["started_at"])
+    end = datetime.datetime.fromisoformat(record.get("ended_at") or now_iso)
+    return str(datetime.timedelta(seconds=max(0, int((end - start).total_seconds()))))
+
+
 def _act(action, message):
     return {"action": action, "message": message}
 
 
 class FilterModule:
     def filters(self):
-        return {"cactus_run_state": cactus_run_state, "cactus_run_action": cactus_run_action}
+        return {
+            "cactus_run_state": cactus_run_state,
+            "cactus_run_action": cactus_run_action,
+            "cactus_run_elapsed": cactus_run_elapsed,
+        }

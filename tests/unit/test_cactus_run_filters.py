@@ -53,3 +53,11 @@ def test_action(state, record_js, restart, exists, action, words):
     decision = cactus_run.cactus_run_action(state, record_js, restart, exists, JS)
     assert decision["action"] == action
     assert words in decision["message"]
+
+
+def test_elapsed():
+    record = {"started_at": "2026-11-24T01:00:00+00:00"}
+    assert cactus_run.cactus_run_elapsed(record, "2026-11-24T02:01:05+00:00") == "1:01:05"
+    record["ended_at"] = "2026-11-24T01:00:30+00:00"
+    assert cactus_run.cactus_run_elapsed(record, "2026-11-24T09:00:00+00:00") == "0:00:30"
+    assert cactus_run.cactus_run_elapsed({}, "2026-11-24T09:00:00+00:00") is None
