@@ -195,8 +195,8 @@ def check_bid(bid, variable):
 
 
 def normalize_node_types(value):
-    """Accept Toil's comma-separated string or a list of node types; return a list of strings."""
-    if value is None:
+    """Accept Toil's comma-separated string or a list of node types; None when none are given."""
+    if value is None or (isinstance(value, (str, list, tuple)) and not value):
         return None
     items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
     items = [item.strip() for item in items]
@@ -231,13 +231,20 @@ def region_of(zone):
     return match.group(1)
 
 
-def check_instance_types(parsed_types, leader_node_type, region, cluster_type):
-    """Check instance types against Toil's table, as launch-cluster's check_valid_node_types does."""
-    instances, regions = _toil_tables()
+def check_region_supported(region):
+    """Toil 9.4.1 knows 17 regions (its instance table and EC2Regions); launch-cluster and the
+    AWS job store refuse the others."""
+    _, regions = _toil_tables()
     if region not in regions:
         raise PlanError(VARS["zone"], f"region {region} is not in Toil 9.4.1's instance table "
                         "(launch-cluster and the AWS job store refuse it)",
                         f"use a zone in one of: {', '.join(sorted(regions))}")
+
+
+def check_instance_types(parsed_types, leader_node_type, region, cluster_type):
+    """Check instance types against Toil's table, as launch-cluster's check_valid_node_types does."""
+    instances, regions = _toil_tables()
+    check_region_supported(region)
     offered = regions[region]
     checks = [(t, VARS["node_types"]) for types, _ in parsed_types for t in types]
     for name, variable in checks + [(leader_node_type, VARS["leader_node_type"])]:
@@ -271,9 +278,9 @@ def node_counts(parsed_types, classes, min_override=None, max_override=None):
     spot_max, on_demand_max = seed_node_counts(classes)
     maxes = [spot_max if bid is not None else on_demand_max for _, bid in parsed_types]
     mins = [0] * len(parsed_types)
-    if max_override is not None:
+    if max_override not in (None, "", [], ()):
         maxes = _count_list(max_override, len(parsed_types), VARS["max_nodes"])
-    if min_override is not None:
+    if min_override not in (None, "", [], ()):
         mins = _count_list(min_override, len(parsed_types), VARS["min_nodes"])
     for (types, _), low, high in zip(parsed_types, mins, maxes, strict=True):
         if low > high:
@@ -603,32 +610,17 @@ def build_plan(seqfile, measurements, settings):
     """
     warnings = list(seqfile.warnings)
     cluster_type = _check_cluster_type(settings.cluster_type)
-    cluster_name = check_cluster_name(settings.cluster_name)
-    check_cluster_name_hazards(cluster_name, settings.existing_clusters)
-    region = region_of(settings.zone)
-    jobstore_name = settings.jobstore_name or f"{cluster_name}-jobstore"
-    jobstore = check_jobstore_name(jobstore_name, region)
-    _check_key_pair(settings.key_pair_name)
-    tag_value = settings.run_tag_value or jobstore_name
-    check_run_tag(settings.run_tag_key, tag_value)
+    cluster_name, region, jobstore_name, jobstore, tag_value = _plan_names(settings)
     out_kind = output_kind(settings.output)
-
     genomes = _genome_entries(seqfile, measurements)
     classes = [g["size_class"] for g in genomes]
-    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
-    parsed = [parse_node_type(spec) for spec in node_types]
-    check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
-    mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
-    cons_cores = settings.cons_cores
-    if cons_cores is None:
-        cons_cores = default_cons_cores(parsed, maxes, cluster_type)
-    check_cons_cores(cons_cores, parsed, maxes, warnings)
+    node_types, mins, maxes, cons_cores = _plan_workers(settings, classes, region, cluster_type, warnings)
     extra = normalize_extra_options(settings.extra_options)
     check_extra_options(extra, cons_cores)
     node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
     local_bytes = sum(g["size_on_disk"] or 0 for g in genomes if g["kind"] == "local")
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
-    warnings += _sizing_warnings(genomes, settings.node_types is None, settings.zone)
+    warnings += _sizing_warnings(genomes, normalize_node_types(settings.node_types) is None, settings.zone)
 
     paths = _leader_paths(settings, jobstore_name, out_kind)
     leader_genomes = leader_genome_paths(seqfile, paths["run_dir"])
@@ -686,6 +678,33 @@ def build_plan(seqfile, measurements, settings):
     }
     plan["summary"] = plan_summary(plan)
     return plan
+
+
+def _plan_names(settings):
+    """Check every name; return (cluster name, region, job store name, locator, run tag value)."""
+    cluster_name = check_cluster_name(settings.cluster_name)
+    check_cluster_name_hazards(cluster_name, settings.existing_clusters)
+    region = region_of(settings.zone)
+    check_region_supported(region)
+    jobstore_name = settings.jobstore_name or f"{cluster_name}-jobstore"
+    jobstore = check_jobstore_name(jobstore_name, region)
+    _check_key_pair(settings.key_pair_name)
+    tag_value = settings.run_tag_value or jobstore_name
+    check_run_tag(settings.run_tag_key, tag_value)
+    return cluster_name, region, jobstore_name, jobstore, tag_value
+
+
+def _plan_workers(settings, classes, region, cluster_type, warnings):
+    """Node types, their min/max counts and --consCores, from the settings or the seed table."""
+    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
+    parsed = [parse_node_type(spec) for spec in node_types]
+    check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
+    mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
+    cons_cores = settings.cons_cores
+    if cons_cores is None:
+        cons_cores = default_cons_cores(parsed, maxes, cluster_type)
+    check_cons_cores(cons_cores, parsed, maxes, warnings)
+    return node_types, mins, maxes, cons_cores
 
 
 def _check_cluster_type(cluster_type):

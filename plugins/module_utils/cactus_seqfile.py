@@ -207,7 +207,7 @@ def _leaves_without_tree(path, genomes):
     return [g.name for g in genomes]
 
 
-# ---- Newick (sonLib NXNewick semantics) ----
+# ---- Newick (sonLib NXNewick semantics, parsed without recursion: trees can be 600+ deep) ----
 
 def _parse_newick(path, number, line):
     """Parse one-line Newick: whitespace outside quotes is dropped, quote characters are removed."""
@@ -221,52 +221,47 @@ def _parse_newick(path, number, line):
     if not text.endswith(";") or ";" in text[:-1]:
         raise SeqFileError(path, number, "the tree must be one Newick tree ending with ';'",
                            "write the whole tree on one line, ending with ';'")
-    match = _match_brackets(path, number, text[:-1])
-    return _parse_node(path, number, text, 0, len(text) - 1, match)
+    return _build_tree(path, number, text[:-1])
 
 
-def _match_brackets(path, number, text):
-    stack, match = [], {}
-    for index, char in enumerate(text):
+def _build_tree(path, number, text):
+    """'(' opens a node, ',' and ')' end a child; a label is 'name:length' (after ')' for ancestors)."""
+    root, stack, closed, label = None, [], None, []
+    for char in text:
         if char == "(":
-            stack.append(index)
-        elif char == ")":
+            if label or closed is not None or (root is not None and not stack):
+                raise SeqFileError(path, number, f"unexpected text before '(' near '{''.join(label)}('",
+                                   "put a ',' between siblings and nothing but 'name:length' after ')'")
+            node = _Node("", None)
+            if stack:
+                stack[-1].children.append(node)
+            root = root or node
+            stack.append(node)
+        elif char in ",)":
             if not stack:
-                raise SeqFileError(path, number, "unbalanced ')' in the tree", "check the brackets")
-            match[stack.pop()] = index
+                raise SeqFileError(path, number, f"unbalanced '{char}' in the tree", "check the brackets")
+            _finish_child(path, number, stack[-1], closed, "".join(label))
+            closed, label = (stack.pop() if char == ")" else None), []
+        else:
+            label.append(char)
     if stack:
         raise SeqFileError(path, number, "unbalanced '(' in the tree", "check the brackets")
-    return match
+    if root is None:  # a bare label: a one-node tree
+        return _Node(*_parse_label(path, number, "".join(label)))
+    _finish_child(path, number, None, closed, "".join(label))
+    return root
 
 
-def _parse_node(path, number, text, start, end, match):
-    children = []
-    if text[start] == "(":
-        close = match[start]
-        children = [_parse_node(path, number, text, s, e, match)
-                    for s, e in _child_ranges(text, start + 1, close, match)]
-        start = close + 1
-    name, length = _parse_label(path, number, text[start:end])
-    return _Node(name, length, children)
-
-
-def _child_ranges(text, start, end, match):
-    ranges, first, index = [], start, start
-    while index < end:
-        if text[index] == "(":
-            index = match[index]
-        elif text[index] == ",":
-            ranges.append((first, index))
-            first = index + 1
-        index += 1
-    ranges.append((first, end))
-    return ranges
+def _finish_child(path, number, parent, closed, label):
+    """Give the child that just ended its label: a closed ancestor, or a new leaf of `parent`."""
+    name, length = _parse_label(path, number, label)
+    if closed is not None:
+        closed.name, closed.length = name, length
+    else:
+        parent.children.append(_Node(name, length))
 
 
 def _parse_label(path, number, label):
-    if "(" in label or ")" in label:
-        raise SeqFileError(path, number, f"unexpected text '{label}' in the tree",
-                           "put a ',' between siblings and nothing but 'name:length' after ')'")
     parts = label.split(":")
     if len(parts) > 2:
         raise SeqFileError(path, number, f"'{label}' has more than one ':'", "write name:length")
@@ -280,10 +275,13 @@ def _parse_label(path, number, label):
     return parts[0], length
 
 
-def _walk(node):
-    yield node
-    for child in node.children:
-        yield from _walk(child)
+def _walk(root):
+    """Every node, parents before children, leaves left to right."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children))
 
 
 def _check_tree(path, number, root, warnings):

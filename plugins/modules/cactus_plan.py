@@ -17,7 +17,7 @@ description:
     rules, and a worst-case hourly cost.
   - Writes C(<run_dir>/plan.json) only when its content changes, so a second run reports no change.
     In check mode nothing is written; C(changed) says whether it would be.
-  - Runs on the controller (C(delegate_to: localhost)) with the project's virtualenv Python,
+  - Runs on the controller (C(delegate_to=localhost)) with the project's virtualenv Python,
     which has Toil and boto3.
   - Relative local genome paths are resolved against the seqFile's directory (Cactus itself
     would use the current directory of the cactus process, which means nothing here). The plan
@@ -451,11 +451,14 @@ def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_si
     known_sizes = known_sizes or {}
     measured = {}
     for genome in seqfile.aligned():
-        if genome.name in known_sizes:
-            size = int(known_sizes[genome.name])
-            measured[genome.name] = {"size": size, "size_on_disk": size, "method": "given"}
-        elif genome.kind == "local":
+        if genome.kind == "local":
+            # Local files are always checked (they must exist and be FASTA), even with a given size.
             measured[genome.name] = measure_local(genome)
+            if genome.name in known_sizes:
+                measured[genome.name].update(size=_given_size(genome, known_sizes), method="given")
+        elif genome.name in known_sizes:
+            size = _given_size(genome, known_sizes)
+            measured[genome.name] = {"size": size, "size_on_disk": None, "method": "given"}
         elif offline or genome.kind == "ftp":
             reason = "offline" if offline else "ftp is not measured"
             measured[genome.name] = {"size": None, "size_on_disk": None, "method": reason}
@@ -464,6 +467,17 @@ def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_si
         else:
             measured[genome.name] = measure_s3(genome, region)
     return measured
+
+
+def _given_size(genome, known_sizes):
+    value = known_sizes[genome.name]
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = -1
+    if size < 0 or isinstance(value, bool):
+        raise MeasureError(genome, f"genome_sizes gives {value!r}", "give the uncompressed size in bytes")
+    return size
 
 
 def write_if_changed(path, text):

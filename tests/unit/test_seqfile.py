@@ -68,6 +68,17 @@ def test_cactus_example_evolver_mammals():
     assert seqfile.tree.startswith("((simHuman_chr6:0.144018") and seqfile.warnings == ()
 
 
+@pytest.mark.parametrize("count", [600, 3000])
+def test_deep_trees_parse_without_recursion_limits(count):
+    names = [f"g{i}" for i in range(count)]
+    tree = names[0]
+    for name in names[1:]:
+        tree = f"({tree},{name}:0.01)"
+    text = tree + ";\n" + "\n".join(f"{name} {name}.fa" for name in names) + "\n"
+    seqfile = parse(text)
+    assert list(seqfile.leaves) == names and len(seqfile.genomes) == count
+
+
 def test_tree_less_file_keeps_file_order_and_no_tree():
     seqfile = parse("b b.fa\na a.fa\n")
     assert seqfile.tree is None and seqfile.leaves == ("b", "a")
@@ -152,6 +163,8 @@ BAD = [
     ("branch length not a number", "(a:x,b);\na a\nb b\n", 1, "is not a number"),
     ("two colons", "(a:1:2,b);\na a\nb b\n", 1, "more than one ':'"),
     ("text after a closing bracket", "((a,b)c(d),e);\na a\nb b\n", 1, "unexpected text"),
+    ("two trees side by side", "(a,b)(c,d);\na a\nb b\n", 1, "unexpected text"),
+    ("a sibling after the root", "(a,b)x,y;\na a\nb b\n", 1, "unbalanced ','"),
     ("empty leaf name", "(a,);\na a\n", 1, "has no name"),
     ("leaf twice in the tree", "((a,b),a);\na a\nb b\n", 1, "appears twice"),
     ("star inside the tree", "(*a,b);\na a\nb b\n", 1, "'*' inside the tree"),

@@ -1,0 +1,188 @@
+#!/usr/bin/python
+# Lay out the local genomes of a plan for one rsync to the leader, with a checksum manifest.
+DOCUMENTATION = r"""
+---
+module: cactus_stage
+short_description: Stage a plan's local genomes for transfer, with a SHA-256 manifest
+description:
+  - Makes a tree of symbolic links, C(<stage_dir>/<path below leader_genomes_dir>) pointing at each
+    local genome of the plan, so that one C(rsync --copy-links) sends every genome to its place on
+    the leader, resumably and only what changed.
+  - Writes C(<stage_dir>/.manifest.sha256), the SHA-256 of every file in C(sha256sum -c) format
+    (paths relative to the genomes directory), which the leader checks after the transfer.
+  - Checksums are cached by path, size and modification time in O(cache), so a re-run does not
+    read unchanged genomes again.
+  - Runs on the controller. Remote genomes (URLs) are left alone.
+options:
+  genomes:
+    description: The plan's genomes (C(name), C(kind), C(resolved), C(leader_path)).
+    type: list
+    elements: dict
+    required: true
+  leader_genomes_dir:
+    description: The directory on the leader that receives the genomes; every C(leader_path) of a
+      local genome is below it.
+    type: str
+    required: true
+  stage_dir:
+    description: The staging directory on the controller (emptied of stale links).
+    type: path
+    required: true
+  cache:
+    description: JSON file of cached checksums.
+    type: path
+    required: true
+author: cactus-aws maintainers
+"""
+
+EXAMPLES = r"""
+- name: Stage the local genomes
+  cactus_stage:
+    genomes: "{{ cactus_plan_data.genomes }}"
+    leader_genomes_dir: "{{ cactus_plan_data.leader_run_dir }}/genomes"
+    stage_dir: "{{ cactus_run_dir }}/stage"
+    cache: "{{ cactus_run_dir }}/checksums.json"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+files:
+  description: Number of local files staged (a genome directory counts each file).
+  type: int
+  returned: always
+bytes:
+  description: Their total size.
+  type: int
+  returned: always
+manifest:
+  description: Path of the manifest.
+  type: str
+  returned: always
+"""
+
+import hashlib
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+CHUNK = 4 * 1024 * 1024
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def local_files(source, target):
+    """(source file, path relative to the genomes dir) for a genome file or a directory of them."""
+    if os.path.isdir(source):
+        for root, dirs, files in os.walk(source, followlinks=True):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                yield path, os.path.join(target, os.path.relpath(path, source))
+    else:
+        yield source, target
+
+
+def cached_sha256(path, cache):
+    st = os.stat(path)
+    key = os.path.realpath(path)
+    stamp = [st.st_size, st.st_mtime_ns]
+    entry = cache.get(key)
+    if entry and entry["stamp"] == stamp:
+        return entry["sha256"], st.st_size
+    digest = sha256_of(path)
+    cache[key] = {"stamp": stamp, "sha256": digest}
+    return digest, st.st_size
+
+
+def place_link(link, target):
+    """Point link at target; return True when something changed."""
+    if os.path.islink(link) and os.readlink(link) == target:
+        return False
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(target, link)
+    return True
+
+
+def remove_stale(stage_dir, wanted):
+    """Drop links (and then empty directories) that are no longer in the plan."""
+    changed = False
+    for root, dirs, files in os.walk(stage_dir, topdown=False):
+        for name in files + dirs:  # a link to a genome directory is listed among dirs
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, stage_dir)
+            if os.path.islink(path) or os.path.isfile(path):
+                if rel != ".manifest.sha256" and rel not in wanted:
+                    os.unlink(path)
+                    changed = True
+            elif not os.listdir(path):
+                os.rmdir(path)
+    return changed
+
+
+def stage(genomes, leader_genomes_dir, stage_dir, cache_path):
+    prefix = leader_genomes_dir.rstrip("/") + "/"
+    try:
+        with open(cache_path) as f:
+            cache = json.load(f)
+    except (OSError, ValueError):
+        cache = {}
+    changed, wanted, manifest, total = False, set(), [], 0
+    os.makedirs(stage_dir, exist_ok=True)
+    for genome in genomes:
+        if genome.get("kind") != "local":
+            continue
+        if not genome["leader_path"].startswith(prefix):
+            raise ValueError(f"genome {genome['name']}: {genome['leader_path']} is not below {prefix}")
+        target = genome["leader_path"][len(prefix):]
+        changed |= place_link(os.path.join(stage_dir, target), genome["resolved"])
+        wanted.add(target)
+        for path, rel in local_files(genome["resolved"], target):
+            digest, size = cached_sha256(path, cache)
+            manifest.append(f"{digest}  {rel}\n")
+            total += size
+    changed |= remove_stale(stage_dir, wanted)
+    manifest_path = os.path.join(stage_dir, ".manifest.sha256")
+    text = "".join(sorted(manifest, key=lambda line: line[66:]))
+    old = None
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            old = f.read()
+    if old != text:
+        with open(manifest_path, "w") as f:
+            f.write(text)
+        changed = True
+    with open(cache_path + ".tmp", "w") as f:
+        json.dump(cache, f)
+    os.replace(cache_path + ".tmp", cache_path)
+    return changed, {"files": len(manifest), "bytes": total, "manifest": manifest_path}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            genomes=dict(type="list", elements="dict", required=True),
+            leader_genomes_dir=dict(type="str", required=True),
+            stage_dir=dict(type="path", required=True),
+            cache=dict(type="path", required=True),
+        ),
+        supports_check_mode=False,
+    )
+    p = module.params
+    try:
+        changed, result = stage(p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"])
+    except (OSError, ValueError) as e:
+        module.fail_json(msg=f"cactus_seqfile: cannot stage the local genomes: {e}")
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

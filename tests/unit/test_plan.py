@@ -1,0 +1,985 @@
+"""Cluster plans: size classes, the seed table, names, costs, and every command line checked by Toil.
+
+The cactus command lines are parsed by a NEW Toil workflow parser per check (Job.Runner's, plus the
+options Cactus v3.2.1 adds in cactus_progressive.main) and loaded with Config().setOptions; the
+launch-cluster command lines go through Toil's real `toil launch-cluster` main() with the cloud
+calls replaced by a recorder.
+"""
+
+import functools
+import gzip
+import http.server
+import itertools
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import threading
+import types
+import zlib
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.cactus_plan import (
+    BIRD_MAX_BYTES,
+    CLUSTER_NAME_MAX,
+    NEMATODE_MAX_BYTES,
+    SMALL_MAX_BYTES,
+    PlanError,
+    PlanSettings,
+    build_plan,
+    check_cluster_name,
+    check_jobstore_name,
+    check_run_tag,
+    cost_ceiling,
+    names_conflict,
+    node_counts,
+    output_kind,
+    parse_node_type,
+    region_of,
+    seed_node_counts,
+    single_machine_recommended,
+    size_class,
+    toil_claims,
+    toil_role_name,
+)
+from ansible.module_utils.cactus_seqfile import parse_seqfile_text
+
+REPO = Path(__file__).resolve().parents[2]
+ZONE = "us-west-2a"
+GB = 10**9
+MAMMAL, BIRD, NEMATODE, SMALL = 3 * GB, 1_500_000_000, 200_000_000, 5_000_000
+
+
+def caterpillar_seqfile(count, prefix="g"):
+    """A seqFile of `count` local genomes under a binary (caterpillar) tree."""
+    names = [f"{prefix}{i}" for i in range(count)]
+    tree = names[0]
+    for name in names[1:]:
+        tree = f"({tree},{name})"
+    lines = [tree + ";"] + [f"{name} genomes/{name}.fa" for name in names]
+    return parse_seqfile_text("\n".join(lines) + "\n", "/data/seq.txt")
+
+
+def plan_for(sizes, **overrides):
+    """A plan for genomes of the given sizes (bytes, or None for unknown)."""
+    seqfile = caterpillar_seqfile(len(sizes))
+    measurements = {f"g{i}": {"size": size} for i, size in enumerate(sizes)}
+    settings = dict(cluster_name="cactus-test", zone=ZONE, key_pair_name="my-key", output="s3://bucket/out.hal")
+    settings.update(overrides)
+    return build_plan(seqfile, measurements, PlanSettings(**settings))
+
+
+# ---- Size classes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size,expected", [
+    (0, "small"), (SMALL_MAX_BYTES - 1, "small"),
+    (SMALL_MAX_BYTES, "nematode"), (NEMATODE_MAX_BYTES - 1, "nematode"),
+    (NEMATODE_MAX_BYTES, "bird"), (BIRD_MAX_BYTES - 1, "bird"),
+    (BIRD_MAX_BYTES, "mammal"), (40 * GB, "mammal"),
+    (None, "unknown"),
+])
+def test_size_class_boundaries(size, expected):
+    assert size_class(size) == expected
+
+
+def test_boundaries_are_the_documented_ones():
+    assert (SMALL_MAX_BYTES, NEMATODE_MAX_BYTES, BIRD_MAX_BYTES) == (100 * 10**6, 10**9, 2 * 10**9)
+
+
+# ---- The seed table -------------------------------------------------------------------------------
+
+SEED_CASES = [
+    # (genome classes, spot max, on-demand max): the guide's rows, rounded up
+    (["mammal"] * 4, 40, 2),
+    (["mammal"] * 2, 20, 1),
+    (["mammal"] * 1, 10, 1),
+    (["mammal"] * 3, 30, 2),
+    (["mammal"] * 5, 50, 3),
+    (["bird"] * 4, 20, 1),
+    (["bird"] * 1, 5, 1),
+    (["bird"] * 3, 15, 1),
+    (["bird"] * 5, 25, 2),
+    (["bird"] * 8, 40, 2),
+    (["nematode"] * 10, 5, 1),
+    (["nematode"] * 1, 1, 1),
+    (["nematode"] * 3, 2, 1),
+    (["nematode"] * 11, 6, 2),
+    (["nematode"] * 20, 10, 2),
+    (["nematode"] * 30, 15, 3),
+    (["small"] * 10, 5, 1),
+    # mixed: each class adds its share, the sum is rounded up once
+    (["mammal", "mammal", "bird", "bird"], 30, 2),  # 20 + 10; 1 + 0.5 = 1.5 -> 2
+    (["mammal", "nematode"], 11, 1),  # 10.5 -> 11; 0.6 -> 1
+    (["bird", "bird", "nematode", "nematode"], 11, 1),  # 10 + 1; 0.5 + 0.2 -> 1
+    (["bird"] * 2 + ["nematode"] * 5, 13, 1),  # 10 + 2.5 -> 13; 0.5 + 0.5 = 1 exactly
+    (["small"] * 3 + ["bird"], 7, 1),  # 1.5 + 5 = 6.5 -> 7; 0.3 + 0.25 -> 1
+    (["unknown", "bird"], 15, 1),  # unknown sizes use the mammal row
+]
+
+
+@pytest.mark.parametrize("classes,spot,on_demand", SEED_CASES)
+def test_seed_node_counts(classes, spot, on_demand):
+    assert seed_node_counts(classes) == (spot, on_demand)
+
+
+def test_sums_are_exact_not_floating_point():
+    # 10 x 0.1 in floats is 1.0000000000000002, which would round up to 2
+    assert seed_node_counts(["nematode"] * 10)[1] == 1
+    assert seed_node_counts(["nematode"] * 100) == (50, 10)
+
+
+@pytest.mark.parametrize("size,count,spot,on_demand", [
+    (MAMMAL, 4, 40, 2), (MAMMAL, 3, 30, 2), (BIRD, 4, 20, 1), (BIRD, 6, 30, 2),
+    (NEMATODE, 10, 5, 1), (NEMATODE, 7, 4, 1), (SMALL, 4, 2, 1),
+])
+def test_plans_match_the_seed_table_for_each_class(size, count, spot, on_demand):
+    plan = plan_for([size] * count)
+    assert plan["node_types"] == ["c4.8xlarge:0.6", "r3.8xlarge"]
+    assert plan["max_nodes"] == [spot, on_demand]
+    assert plan["min_nodes"] == [0, 0]
+    assert {g["size_class"] for g in plan["genomes"]} == {size_class(size)}
+
+
+def test_mixed_plan_adds_shares_and_rounds_up():
+    plan = plan_for([MAMMAL, BIRD, NEMATODE, SMALL])
+    # 10 + 5 + 0.5 + 0.5 = 16; 0.5 + 0.25 + 0.1 + 0.1 = 0.95 -> 1
+    assert plan["max_nodes"] == [16, 1]
+    assert plan["size_classes"] == {"small": 1, "nematode": 1, "bird": 1, "mammal": 1}
+    assert not plan["single_machine_recommended"]
+
+
+@pytest.mark.parametrize("classes,expected", [
+    (["small"] * 5, True), (["small", "nematode"], False), (["small", "unknown"], False), ([], False),
+])
+def test_single_machine_recommendation(classes, expected):
+    assert single_machine_recommended(classes) is expected
+
+
+def test_all_small_plan_recommends_a_single_machine_and_still_sizes_a_cluster():
+    plan = plan_for([SMALL] * 6)
+    assert plan["single_machine_recommended"] is True
+    assert "single machine" in plan["summary"]
+    assert plan["max_nodes"] == [3, 1]  # the nematode row
+
+
+def test_unknown_sizes_are_sized_as_mammals_with_a_warning():
+    plan = plan_for([None, None])
+    assert plan["max_nodes"] == [20, 1]
+    assert any("size unknown for 2 genome(s)" in w for w in plan["warnings"])
+
+
+# ---- Overrides and node types ---------------------------------------------------------------------
+
+def test_explicit_node_types_get_spot_or_on_demand_maxima_by_their_bid():
+    plan = plan_for([MAMMAL] * 4, node_types=["r5.8xlarge", "c5.4xlarge/c5a.4xlarge:0.42", "t2.large"])
+    assert plan["max_nodes"] == [2, 40, 2]
+
+
+def test_node_types_as_a_comma_string_and_overrides():
+    plan = plan_for([BIRD] * 2, node_types="c5.4xlarge:0.5, r5.8xlarge", min_nodes="1,0", max_nodes=[9, 3])
+    assert plan["node_types"] == ["c5.4xlarge:0.5", "r5.8xlarge"]
+    assert (plan["min_nodes"], plan["max_nodes"]) == ([1, 0], [9, 3])
+
+
+def test_empty_lists_mean_the_defaults():
+    plan = plan_for([BIRD] * 4, node_types=[], min_nodes=[], max_nodes="")
+    assert (plan["node_types"], plan["min_nodes"], plan["max_nodes"]) == (
+        ["c4.8xlarge:0.6", "r3.8xlarge"], [0, 0], [20, 1])
+    assert any("previous-generation" in w for w in plan["warnings"])
+
+
+def test_spot_bid_parameter_sets_the_default_bid():
+    assert plan_for([BIRD, BIRD], spot_bid=1.25)["node_types"] == ["c4.8xlarge:1.25", "r3.8xlarge"]
+
+
+@pytest.mark.parametrize("overrides,variable,fragment", [
+    (dict(max_nodes=[1]), "toil_max_nodes", "1 values for 2 node types"),
+    (dict(min_nodes=[0, 0, 0]), "toil_min_nodes", "3 values for 2 node types"),
+    (dict(min_nodes=[3, 0], max_nodes=[2, 1]), "toil_min_nodes", "above the maximum"),
+    (dict(max_nodes=[0, 0]), "toil_max_nodes", "every maximum is 0"),
+    (dict(max_nodes=[-1, 2]), "toil_max_nodes", "negative"),
+    (dict(max_nodes="a,b"), "toil_max_nodes", "not a list of whole numbers"),
+    (dict(node_types=["c4.8xlarge:0.6:1"]), "toil_node_types", "multiple bids"),
+    (dict(node_types=["/c4.8xlarge"]), "toil_node_types", "empty instance type"),
+    (dict(node_types=["c4.8xlarge:cheap"]), "toil_node_types", "could not convert"),
+    (dict(node_types=["c4.8xlarge:-1"]), "toil_node_types", "positive"),
+    (dict(node_types=["c4.8xlarge:nan"]), "toil_node_types", "positive"),
+    (dict(node_types=["c4.8xlarge,r3.8xlarge", "t2.large"]), "toil_node_types", "more than one"),
+    (dict(node_types="c4.8xlarge,,r3.8xlarge"), "toil_node_types", "empty node type"),
+    (dict(node_types=["c4.8xlage:0.6"]), "toil_node_types", "did you mean c4.8xlarge"),
+    (dict(leader_node_type="t2.micro"), "toil_leader_node_type", "needs 2 or more"),
+    (dict(leader_node_type="m5.lrge"), "toil_leader_node_type", "not offered"),
+    (dict(cluster_type="mesos", node_types=["m6g.large"]), "toil_node_types", "amd64 only"),
+    (dict(zone="ap-south-2a"), "toil_zone", "not in Toil 9.4.1's instance table"),
+    (dict(zone="us-west-2"), "toil_zone", "not an availability zone"),
+    (dict(spot_bid=0), "toil_spot_bid", "positive"),
+    (dict(cluster_type="slurm"), "toil_cluster_type", "not a cluster type"),
+    (dict(key_pair_name=""), "toil_key_pair_name", "no EC2 key pair"),
+    (dict(node_storage=0), "toil_node_storage", "GB >= 1"),
+    (dict(cons_cores=0), "cactus_cons_cores", ">= 1"),
+    (dict(cons_cores=64), "cactus_cons_cores", "more than any worker has"),
+    (dict(output="gs://bucket/out.hal"), "cactus_output", "not an s3://bucket/key URL"),
+    (dict(output="s3://bucket/"), "cactus_output", "not an s3://bucket/key URL"),
+    (dict(existing_clusters=["cactus"]), "toil_cluster_name", "hyphen-prefixes"),
+    (dict(existing_clusters=["cactus-test-2"]), "toil_cluster_name", "hyphen-prefixes"),
+    (dict(run_tag_value="a=b"), "toil_run_tag", "splits the tag on '='"),
+    (dict(extra_options=["--nodeTypes", "t2.large"]), "cactus_extra_options", "set toil_node_types"),
+    (dict(extra_options=["--nodeType", "t2.large"]), "cactus_extra_options", "set toil_node_types"),
+    (dict(extra_options="--batchSystem=slurm"), "cactus_extra_options", "set toil_cluster_type"),
+    (dict(extra_options=["-p", "aws"]), "cactus_extra_options", "set toil_cluster_type"),
+    (dict(extra_options=["--consCores", "8"]), "cactus_extra_options", "set cactus_cons_cores"),
+    (dict(extra_options=["--restart"]), "cactus_extra_options", "cactus_restart_argv"),
+    (dict(extra_options=["--metrics", "aws:us-west-2:js"]), "cactus_extra_options", "takes a boolean"),
+    (dict(extra_options=["--maxCores", "8"]), "cactus_cons_cores", "above --maxCores 8"),
+])
+def test_bad_inputs_name_the_variable_and_the_fix(overrides, variable, fragment):
+    with pytest.raises(PlanError) as caught:
+        plan_for([MAMMAL] * 2, **overrides)
+    assert caught.value.variable == variable
+    assert fragment in caught.value.problem + caught.value.fix, str(caught.value)
+    assert str(caught.value).startswith(f"{variable}: ") and "Fix: " in str(caught.value)
+
+
+def test_node_counts_direct():
+    parsed = [parse_node_type("c4.8xlarge:0.6"), parse_node_type("r3.8xlarge")]
+    assert node_counts(parsed, ["mammal"] * 4) == ([0, 0], [40, 2])
+    assert node_counts(parsed, ["mammal"], min_override=[1, 1], max_override=[5, 5]) == ([1, 1], [5, 5])
+
+
+@pytest.mark.parametrize("cluster_type,node_types,expected", [
+    ("mesos", None, 32),  # c4.8xlarge 36, r3.8xlarge 32
+    ("kubernetes", None, 31),  # one core kept for the system pods
+    ("mesos", ["c5.4xlarge/c5a.4xlarge:0.42", "r5.8xlarge"], 16),
+    ("kubernetes", ["t2.xlarge"], 3),
+])
+def test_default_cons_cores(cluster_type, node_types, expected):
+    plan = plan_for([MAMMAL, MAMMAL], cluster_type=cluster_type, node_types=node_types)
+    assert plan["cons_cores"] == expected
+
+
+def test_cons_cores_override_above_the_smallest_worker_warns():
+    plan = plan_for([MAMMAL, MAMMAL], cons_cores=34)
+    assert plan["cons_cores"] == 34
+    assert any("does not fit the smallest worker" in w for w in plan["warnings"])
+
+
+def test_storage_defaults_follow_the_largest_class_and_local_genomes():
+    assert plan_for([SMALL, SMALL])["node_storage"] == 100
+    assert plan_for([NEMATODE, SMALL])["node_storage"] == 200
+    assert plan_for([BIRD, NEMATODE])["node_storage"] == 500
+    assert plan_for([MAMMAL, BIRD])["node_storage"] == 1000
+    assert plan_for([None, None])["node_storage"] == 1000
+    seqfile = caterpillar_seqfile(2)
+    measured = {"g0": {"size": 3 * GB, "size_on_disk": GB}, "g1": {"size": 3 * GB, "size_on_disk": GB}}
+    settings = PlanSettings(cluster_name="cactus-test", zone=ZONE, key_pair_name="k", output="s3://b/o.hal")
+    assert build_plan(seqfile, measured, settings)["leader_storage"] == 52  # 50 + 2 GB staged
+    settings.leader_storage = 20
+    assert any("may be too small" in w for w in build_plan(seqfile, measured, settings)["warnings"])
+
+
+# ---- Names ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,ok", [
+    ("cactus", True), ("cactus-run-1", True), ("a", True), ("a1-b2", True),
+    ("a" * CLUSTER_NAME_MAX, True), ("a" * (CLUSTER_NAME_MAX + 1), False),
+    ("Cactus", False), ("cactus_run", False), ("cactus--run", False), ("cactus-", False),
+    ("-cactus", False), ("1cactus", False), ("cactus.run", False), ("", False), ("sg-cactus", False),
+])
+def test_cluster_names(name, ok):
+    if ok:
+        assert check_cluster_name(name) == name
+    else:
+        with pytest.raises(PlanError, match="toil_cluster_name"):
+            check_cluster_name(name)
+
+
+def test_cluster_name_limit_is_the_iam_role_limit():
+    name = "a-" * 29 + "b"  # 59 characters
+    assert len(name) == CLUSTER_NAME_MAX == 59
+    assert len(toil_role_name(name)) == 64
+
+
+@pytest.mark.parametrize("name,ok", [
+    ("abc", True), ("my-job-store-1", True), ("a" * 56, True), ("0ab", True),
+    ("ab", False), ("a" * 57, False), ("-abc", False), ("abc-", False), ("a--b", False),
+    ("ABC", False), ("a_b", False), ("a.b", False), ("us-west-2:abc", False),
+])
+def test_jobstore_names_checked_by_toil(name, ok):
+    if ok:
+        assert check_jobstore_name(name, "us-west-2") == f"aws:us-west-2:{name}"
+    else:
+        with pytest.raises(PlanError, match="toil_jobstore_name"):
+            check_jobstore_name(name, "us-west-2")
+
+
+def test_jobstore_region_must_be_known_to_toil():
+    with pytest.raises(PlanError, match="is not one of"):
+        check_jobstore_name("abc", "eu-north-1")
+
+
+@pytest.mark.parametrize("a,b,conflict", [
+    ("cactus", "cactus-run", True),
+    ("cactus-run", "cactus", True),
+    ("cactus", "cactus-run-2", True),
+    ("cactus-run", "cactus-run-2", True),
+    ("cactus", "cactus2", False),
+    ("cactus", "cactusrun", False),
+    ("cactus-run", "cactus-ru", False),
+    ("cactus-run", "cactus-runner", False),
+    ("a-b", "a-c", False),
+    ("cactus", "cactus", False),
+    ("run-cactus", "cactus", False),
+])
+def test_names_conflict(a, b, conflict):
+    assert names_conflict(a, b) is conflict
+
+
+def test_names_conflict_matches_toils_own_destroy_rule(monkeypatch):
+    # Importing the provisioner probes EC2 metadata (Toil's zone, botocore's region) unless told.
+    monkeypatch.setenv("TOIL_AWS_ZONE", ZONE)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region_of(ZONE))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    from toil.provisioners.aws.awsProvisioner import AWSProvisioner
+
+    def toil_cluster(name):
+        stub = types.SimpleNamespace(clusterName=name)
+        stub._toNameSpace = types.MethodType(AWSProvisioner._toNameSpace, stub)
+        return stub
+
+    names = ["cactus", "cactus-run", "cactus-run-2", "cactus2", "cactusrun", "a-b", "a-b-c", "b"]
+    for a, b in itertools.product(names, repeat=2):
+        role_b = AWSProvisioner._namespace_name(toil_cluster(b), "toil")
+        assert toil_role_name(b) == role_b
+        toil_says = AWSProvisioner._is_our_namespaced_name(toil_cluster(a), role_b)
+        assert toil_claims(a, role_b) == toil_says, (a, b)
+        if a != b:
+            toil_reverse = AWSProvisioner._is_our_namespaced_name(
+                toil_cluster(b), AWSProvisioner._namespace_name(toil_cluster(a), "toil"))
+            assert names_conflict(a, b) == (toil_says or toil_reverse), (a, b)
+
+
+@pytest.mark.parametrize("key,value,ok", [
+    ("cactus-run", "my-run", True), ("cactus-run", "", True), ("k", "a b:c/d@e+f.g_h", True),
+    ("", "v", False), ("a=b", "v", False), ("aws:x", "v", False), ("k", "a=b", False),
+    ("k", "x" * 257, False), ("k", "bad!", False),
+])
+def test_run_tags(key, value, ok):
+    if ok:
+        check_run_tag(key, value)
+    else:
+        with pytest.raises(PlanError, match="toil_run_tag"):
+            check_run_tag(key, value)
+
+
+@pytest.mark.parametrize("zone,region", [("us-west-2a", "us-west-2"), ("eu-central-1b", "eu-central-1")])
+def test_region_of(zone, region):
+    assert region_of(zone) == region
+
+
+@pytest.mark.parametrize("output,kind", [
+    ("s3://bucket/out.hal", "s3"), ("s3://b/dir/out.hal", "s3"), ("/home/u/out.hal", "local"),
+    ("runs/out.hal", "local"),
+])
+def test_output_kind(output, kind):
+    assert output_kind(output) == kind
+
+
+# ---- Cost ceiling ---------------------------------------------------------------------------------
+
+def test_cost_ceiling_with_every_price_known():
+    cost = cost_ceiling(["c4.8xlarge:0.6", "r3.8xlarge"], [40, 2], "m5.large",
+                        {"r3.8xlarge": 2.66, "m5.large": 0.096})
+    assert [line["subtotal"] for line in cost["lines"]] == [24.0, 5.32, 0.096]
+    assert cost["total"] == cost["known_total"] == pytest.approx(29.416)
+    assert cost["unknown"] == [] and cost["unit"] == "USD/hour"
+
+
+def test_cost_ceiling_with_a_missing_price_shows_the_known_part():
+    cost = cost_ceiling(["c4.8xlarge:0.6", "r3.8xlarge"], [40, 2], "m5.large", {"m5.large": 0.1})
+    assert cost["total"] is None
+    assert cost["known_total"] == pytest.approx(24.1)
+    assert cost["unknown"] == ["r3.8xlarge (on demand)"]
+    assert cost["lines"][1]["unit_price"] is None and cost["lines"][1]["count"] == 2
+
+
+def test_cost_of_interchangeable_on_demand_types_is_the_dearest():
+    cost = cost_ceiling(["m5.large/m5a.large"], [10], "m5.large", {"m5.large": 0.096, "m5a.large": 0.086})
+    assert cost["lines"][0]["subtotal"] == pytest.approx(0.96)
+    assert cost["total"] == pytest.approx(1.056)
+
+
+def test_plan_summary_shows_the_cost():
+    plan = plan_for([MAMMAL] * 4, on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
+    assert plan["cost_per_hour"]["total"] == pytest.approx(29.416)
+    assert "$29.42/hour" in plan["summary"]
+    assert "known + unknown prices" in plan_for([MAMMAL, MAMMAL])["summary"]
+
+
+# ---- Plan shape -----------------------------------------------------------------------------------
+
+def test_plan_has_the_documented_keys():
+    plan = plan_for([MAMMAL, BIRD])
+    for key in ("launch_cluster_argv", "cactus_argv", "node_types", "min_nodes", "max_nodes", "jobstore",
+                "genomes", "cost_per_hour", "single_machine_recommended", "cluster_type", "summary"):
+        assert key in plan
+    assert plan["launch_cluster_argv"][:2] == ["toil", "launch-cluster"]
+    assert plan["cactus_argv"][:2] == ["cactus", "aws:us-west-2:cactus-test-jobstore"]
+    assert plan["jobstore"] == "aws:us-west-2:cactus-test-jobstore"
+    assert plan["launch_cluster_environment"] == {"TOIL_AWS_ZONE": ZONE}
+    genome = plan["genomes"][0]
+    assert {"name", "path", "size", "size_class"} <= set(genome)
+    assert genome["leader_path"] == "/var/lib/toil/cactus/cactus-test-jobstore/genomes/g0/g0.fa"
+    assert plan["leader_seqfile_text"].splitlines()[1] == f"g0\t{genome['leader_path']}"
+    assert 3 <= len(plan["summary"].splitlines()) <= 6
+    assert all(isinstance(item, str) for item in plan["cactus_argv"] + plan["launch_cluster_argv"])
+
+
+def test_leader_seqfile_keeps_urls_and_outgroups():
+    text = "((a,b),c);\n*a a.fa\nb https://h/b.fa\nc s3://bkt/c.fa\nunused u.fa\n"
+    seqfile = parse_seqfile_text(text, "/d/seq.txt")
+    settings = PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k", output="/tmp/o.hal",
+                            leader_run_dir="/opt/run")
+    plan = build_plan(seqfile, {"a": {"size": MAMMAL}}, settings)
+    assert plan["leader_seqfile_text"] == (
+        "((a,b),c);\n*a\t/opt/run/genomes/a/a.fa\nb\thttps://h/b.fa\nc\ts3://bkt/c.fa\n")
+    assert plan["outgroups"] == ["a"]
+    assert plan["leader_output"] == "/opt/run/o.hal" and plan["cactus_argv"][3] == "/opt/run/o.hal"
+
+
+def test_seed_guides_metrics_bug_is_never_emitted():
+    for cluster_type in ("kubernetes", "mesos"):
+        argv = plan_for([MAMMAL, MAMMAL], cluster_type=cluster_type)["cactus_argv"]
+        assert "--metrics" not in argv
+        assert argv[1].startswith("aws:")
+
+
+# ---- Every command line the project can emit, checked by Toil -------------------------------------
+
+def cactus_v321_parser():
+    """Toil's workflow parser (a new one per check) plus the options cactus_progressive.main adds."""
+    from toil.job import Job
+    from toil.lib.conversions import human2bytes
+
+    parser = Job.Runner.getDefaultArgumentParser()
+    parser.add_argument("seqFile")
+    parser.add_argument("outputHal", type=str)
+    parser.add_argument("--configFile", dest="configFile")
+    parser.add_argument("--root", dest="root", default=None)
+    parser.add_argument("--latest", dest="latest", action="store_true")
+    parser.add_argument("--containerImage", dest="containerImage", default=None)
+    parser.add_argument("--binariesMode", choices=["docker", "local", "singularity"], default=None)
+    parser.add_argument("--gpu", nargs="?", const="all", default=None)
+    parser.add_argument("--lastzCores", type=int, default=None)
+    parser.add_argument("--lastzMemory", type=human2bytes, default=None)
+    parser.add_argument("--fastga", action="store_true")
+    parser.add_argument("--consCores", type=int, default=None)
+    parser.add_argument("--consMemory", type=human2bytes, default=None)
+    parser.add_argument("--intermediateResultsUrl", default=None)
+    parser.add_argument("--skipPreprocessor", action="store_true")
+    parser.add_argument("--maxOutgroups", type=int, default=None)
+    parser.add_argument("--chromInfo")
+    parser.add_argument("--maskMode", default="default",
+                        choices=["red", "fastan", "lastz", "none", "default"])
+    parser.add_argument("--remask", action="store_true")
+    parser.add_argument("--branchScale", type=float, default=1.0)
+    parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None)
+    return parser
+
+
+def check_cactus_argv_with_toil(argv):
+    """Parse like cactus_progressive.main, load into Toil's Config, apply Cactus's core checks."""
+    from toil.common import Config
+    from toil.provisioners import parse_node_types
+
+    assert argv[0] == "cactus"
+    options = cactus_v321_parser().parse_args(argv[1:])
+    Config().setOptions(options)
+    # cactus_progressive.main: off single_machine, --consCores is required and <= --maxCores
+    assert options.batchSystem not in ("single_machine", "singleMachine")
+    assert options.consCores, "--consCores required for non single_machine batch systems"
+    if options.maxCores is not None and options.maxCores < 2**20:
+        assert options.consCores <= options.maxCores
+    if "--nodeTypes" in argv:
+        assert options.nodeTypes == parse_node_types(argv[argv.index("--nodeTypes") + 1])
+    return options
+
+
+class RecordingCluster:
+    """Stands in for AWSProvisioner: records what launch-cluster asks of the cloud."""
+
+    def __init__(self, **factory_kwargs):
+        self.factory_kwargs = factory_kwargs
+        self.calls = []
+
+    def launchCluster(self, **kwargs):  # noqa: N802 - Toil's method name
+        self.calls.append(("launchCluster", kwargs))
+
+    def addManagedNodes(self, **kwargs):  # noqa: N802
+        self.calls.append(("addManagedNodes", kwargs))
+
+    def addNodes(self, **kwargs):  # noqa: N802
+        self.calls.append(("addNodes", kwargs))
+
+
+def run_toil_launch_cluster(argv, monkeypatch):
+    """Run Toil's real launch-cluster main() on argv; the cloud is a recorder, nothing is launched."""
+    from toil.utils import toilLaunchCluster
+
+    assert argv[:2] == ["toil", "launch-cluster"]
+    made, seen = [], {}
+
+    def factory(**kwargs):
+        made.append(RecordingCluster(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(toilLaunchCluster, "cluster_factory", factory)
+    # The appliance image check asks quay.io; everything else (node type checks included) is real.
+    monkeypatch.setattr(toilLaunchCluster, "applianceSelf", lambda **_: "quay.io/ucsc_cgl/toil:9.4.1")
+    monkeypatch.setattr(toilLaunchCluster, "set_logging_from_options", lambda options: seen.update(o=options))
+    for name, value in {"TOIL_AWS_ZONE": ZONE}.items():  # the plan's launch_cluster_environment
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TOIL_OWNER_TAG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["toil launch-cluster", *argv[2:]])
+    toilLaunchCluster.main()
+    return seen["o"], made[0]
+
+
+CLUSTER_TYPES = ["kubernetes", "mesos"]
+NODE_TYPE_CHOICES = {
+    "default": None,
+    "interchangeable-spot+on-demand": ["c5.4xlarge/c5a.4xlarge:0.42", "t2.large"],
+    "on-demand-only": ["r5.8xlarge"],
+    "spot-only": ["r5.8xlarge:1.5"],
+}
+OVERRIDES = ["seed", "explicit"]
+EXTRAS = {
+    "none": [],
+    "some": ["--root", "g0", "--defaultDisk", "8G", "--maxCores", "64", "--maskMode", "none",
+             "--metrics", "false", "--targetTime", "1", "--consMemory", "100Gi"],
+}
+OUTPUTS = {"s3": "s3://bucket/run/out.hal", "local": "/home/user/out.hal"}
+COMBINATIONS = list(itertools.product(CLUSTER_TYPES, NODE_TYPE_CHOICES, OVERRIDES, EXTRAS, OUTPUTS))
+
+
+def combination_plan(cluster_type, node_choice, override, extra, output):
+    node_types = NODE_TYPE_CHOICES[node_choice]
+    settings = dict(cluster_type=cluster_type, node_types=node_types, extra_options=EXTRAS[extra],
+                    output=OUTPUTS[output], on_demand_prices={"t2.large": 0.09})
+    if override == "explicit":
+        count = len(node_types or [1, 2])
+        settings.update(min_nodes=[1] * count, max_nodes=[7] * count, node_storage=300, cons_cores=2,
+                        leader_storage=250)
+    return plan_for([MAMMAL, BIRD, NEMATODE], **settings)
+
+
+@pytest.mark.parametrize("cluster_type,node_choice,override,extra,output", COMBINATIONS,
+                         ids=["-".join(c) for c in COMBINATIONS])
+def test_cactus_argv_passes_toils_parser(cluster_type, node_choice, override, extra, output):
+    plan = combination_plan(cluster_type, node_choice, override, extra, output)
+    options = check_cactus_argv_with_toil(plan["cactus_argv"])
+    parsed_types = [parse_node_type(t) for t in plan["node_types"]]
+    assert options.jobStore == plan["jobstore"]
+    assert options.seqFile == plan["leader_seqfile"]
+    assert options.outputHal == (OUTPUTS[output] if output == "s3" else plan["leader_output"])
+    assert options.batchSystem == cluster_type
+    assert options.consCores == plan["cons_cores"]
+    assert options.retryCount == 5
+    assert options.logFile == plan["log_file"]
+    assert options.metrics is False
+    assert options.defaultPreemptible is any(bid is not None for _, bid in parsed_types)
+    if cluster_type == "kubernetes":
+        assert options.provisioner is None and options.nodeTypes == []
+        assert options.binariesMode == "singularity"
+    else:
+        assert options.provisioner == "aws" and options.binariesMode == "docker"
+        assert [(sorted(s), bid) for s, bid in options.nodeTypes] == parsed_types
+        assert options.minNodes == plan["min_nodes"] and options.maxNodes == plan["max_nodes"]
+        assert options.nodeStorage == plan["node_storage"]
+    if extra == "some":
+        assert options.root == "g0" and options.maxCores == 64 and options.maskMode == "none"
+
+
+@pytest.mark.parametrize("cluster_type,node_choice,override,output",
+                         list(itertools.product(CLUSTER_TYPES, NODE_TYPE_CHOICES, OVERRIDES, OUTPUTS)))
+def test_launch_cluster_argv_passes_toils_launch_cluster(cluster_type, node_choice, override, output,
+                                                         monkeypatch):
+    plan = combination_plan(cluster_type, node_choice, override, "none", output)
+    options, cluster = run_toil_launch_cluster(plan["launch_cluster_argv"], monkeypatch)
+    assert options.clusterName == "cactus-test" and options.provisioner == "aws"
+    assert options.zone == ZONE and options.keyPairName == "my-key" and options.owner == "my-key"
+    assert options.leaderNodeType == plan["leader_node_type"]
+    assert options.leaderStorage == plan["leader_storage"]
+    assert options.clusterType == cluster_type
+    assert cluster.factory_kwargs["clusterName"] == "cactus-test"
+    assert cluster.factory_kwargs["clusterType"] == cluster_type
+    assert cluster.factory_kwargs["zone"] == ZONE
+    (launch_name, launch), *node_calls = cluster.calls
+    assert launch_name == "launchCluster"
+    assert launch["userTags"] == {"cactus-run": "cactus-test-jobstore"}
+    assert launch["leaderNodeType"] == plan["leader_node_type"] and launch["keyName"] == "my-key"
+    if cluster_type == "mesos":
+        assert options.nodeTypes is None and options.workers is None and node_calls == []
+        return
+    assert cluster.factory_kwargs["nodeStorage"] == plan["node_storage"]
+    expected = []
+    for spec, low, high in zip(plan["node_types"], plan["min_nodes"], plan["max_nodes"], strict=True):
+        instance_types, bid = parse_node_type(spec)
+        call = dict(nodeTypes=set(instance_types), minNodes=low, maxNodes=high, preemptible=bid is not None)
+        if bid is not None:
+            call["spotBid"] = bid
+        if high:
+            expected.append(("addManagedNodes", call))
+    assert node_calls == expected
+
+
+def test_restart_argv_passes_toils_parser():
+    plan = plan_for([MAMMAL, BIRD], cluster_type="mesos")
+    assert plan["cactus_restart_argv"] == plan["cactus_argv"] + ["--restart"]
+    assert check_cactus_argv_with_toil(plan["cactus_restart_argv"]).restart is True
+
+
+def test_the_checker_rejects_the_seed_guides_command():
+    seed = ["cactus", "--nodeTypes", "c4.8xlarge:0.6,r3.8xlarge", "--minNodes", "0,0", "--maxNodes", "20,2",
+            "--provisioner", "aws", "--batchSystem", "mesos", "--metrics", "aws:us-west-2:js",
+            "seqFile.txt", "output.hal"]
+    with pytest.raises(SystemExit):
+        check_cactus_argv_with_toil(seed)
+
+
+def test_the_checker_rejects_a_missing_cons_cores():
+    argv = plan_for([MAMMAL, MAMMAL])["cactus_argv"]
+    index = argv.index("--consCores")
+    with pytest.raises(AssertionError, match="consCores required"):
+        check_cactus_argv_with_toil(argv[:index] + argv[index + 2:])
+
+
+def test_launch_cluster_checker_bites_on_mismatched_workers(monkeypatch):
+    argv = plan_for([MAMMAL, MAMMAL])["launch_cluster_argv"]
+    argv[argv.index("--workers") + 1] = "0-4"
+    with pytest.raises(RuntimeError, match="same length"):
+        run_toil_launch_cluster(argv, monkeypatch)
+
+
+def test_launch_cluster_checker_uses_toils_instance_type_check(monkeypatch):
+    argv = plan_for([MAMMAL, MAMMAL])["launch_cluster_argv"]
+    argv[argv.index("--leaderNodeType") + 1] = "m5.lrge"
+    with pytest.raises(RuntimeError, match="Invalid instance type"):
+        run_toil_launch_cluster(argv, monkeypatch)
+
+
+def test_every_combination_is_covered():
+    assert len(COMBINATIONS) == 2 * 4 * 2 * 2 * 2
+    assert math.prod(len(x) for x in (CLUSTER_TYPES, NODE_TYPE_CHOICES, OVERRIDES, EXTRAS, OUTPUTS)) == 64
+
+
+# ---- The module: genome measurement ---------------------------------------------------------------
+
+def bgzf(data):
+    """One BGZF block holding `data`, then the BGZF end-of-file block (SAM/BAM specification)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = packer.compress(data) + packer.flush()
+    header = (b"\x1f\x8b\x08\x04" + b"\x00" * 4 + b"\x00\xff" + struct.pack("<H", 6) + b"BC"
+              + struct.pack("<HH", 2, 18 + len(body) + 8 - 1))
+    eof = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+    return header + body + struct.pack("<II", zlib.crc32(data), len(data)) + eof
+
+
+def local_genome(text_path, written):
+    """The Genome for a seqFile line 'a <written>' in a seqFile at text_path."""
+    return parse_seqfile_text(f"(a,b);\na {written}\nb b.fa\n", str(text_path)).genomes[0]
+
+
+def test_measure_plain_fasta(tmp_path, plan_module, write_fasta):
+    write_fasta(str(tmp_path / "a.fa"), size=1000)
+    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa"))
+    assert measured["size"] == measured["size_on_disk"] == 1000 and measured["method"] == "file size"
+
+
+def test_measure_gzip_uses_isize(tmp_path, plan_module):
+    data = b">a\n" + b"ACGT" * 5000
+    (tmp_path / "a.fa.gz").write_bytes(gzip.compress(data))
+    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
+    assert measured["size"] == len(data) and measured["method"] == "gzip ISIZE"
+    assert measured["size_on_disk"] == (tmp_path / "a.fa.gz").stat().st_size
+
+
+def test_measure_bgzf_uses_the_ratio(tmp_path, plan_module):
+    (tmp_path / "a.fa.gz").write_bytes(bgzf(b">a\n" + b"ACGT" * 1000))
+    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
+    disk = (tmp_path / "a.fa.gz").stat().st_size
+    assert measured["size"] == int(disk * plan_module.GZIP_DNA_RATIO)
+    assert "BGZF" in measured["method"]
+
+
+def test_gzip_isize_wrap_is_corrected(tmp_path, plan_module):
+    # A sparse 1.3 GB "gzip" whose true size is ~4.4 GB: ISIZE holds it modulo 2^32.
+    path = tmp_path / "big.fa.gz"
+    disk, true_size = 1_300_000_000, 4_420_000_000
+    with open(path, "wb") as handle:
+        handle.write(b"\x1f\x8b\x08\x00" + b"\x00" * 14)
+        handle.seek(disk - 4)
+        handle.write(struct.pack("<I", true_size % 2**32))
+    head = b"\x1f\x8b\x08\x00" + b"\x00" * 14
+    size, method = plan_module.gzip_uncompressed_size(str(path), head, disk)
+    assert (size, method) == (true_size, "gzip ISIZE")
+
+
+def test_measure_directory_of_fasta(tmp_path, plan_module, write_fasta):
+    write_fasta(str(tmp_path / "g" / "chr1.fa"), size=300)
+    write_fasta(str(tmp_path / "g" / "chr2.fa"), size=200)
+    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "g"))
+    assert measured["size"] == 500 and measured["method"] == "directory of 2 files"
+
+
+@pytest.mark.parametrize("setup,fragment", [
+    ("missing", "does not exist"),
+    ("not fasta", "neither FASTA"),
+    ("empty file", "neither FASTA"),
+    ("gzip not fasta", "does not hold FASTA"),
+    ("empty dir", "is empty"),
+    ("dir with subdir", "not a regular file"),
+    ("dir with text", "neither FASTA"),
+    ("dir mixing gzip and plain", "mixes gzipped and plain"),
+    ("fifo", "not a regular file"),
+])
+def test_measure_local_errors(tmp_path, plan_module, write_fasta, setup, fragment):
+    target = tmp_path / "x"
+    if setup == "not fasta":
+        target.write_text("ACGT\n")
+    elif setup == "empty file":
+        target.write_bytes(b"")
+    elif setup == "gzip not fasta":
+        target.write_bytes(gzip.compress(b"hello"))
+    elif "dir" in setup:
+        target.mkdir()
+        if setup == "dir with subdir":
+            (target / "sub").mkdir()
+        elif setup == "dir with text":
+            (target / "README").write_text("notes")
+        elif setup == "dir mixing gzip and plain":
+            write_fasta(str(target / "a.fa"))
+            (target / "b.fa.gz").write_bytes(gzip.compress(b">b\nAC\n"))
+    elif setup == "fifo":
+        os.mkfifo(target)
+    with pytest.raises(plan_module.MeasureError) as caught:
+        plan_module.measure_local(local_genome(tmp_path / "seq.txt", "x"))
+    assert fragment in str(caught.value)
+    assert str(caught.value).startswith("line 2: genome 'a' (x): ") and "Fix: " in str(caught.value)
+
+
+class RangeOnlyHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files; refuses HEAD under /nohead/ and answers a one-byte Range GET there."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):  # noqa: N802 - http.server's method name
+        if self.path.startswith("/nohead/"):
+            self.send_error(405)
+            return
+        super().do_HEAD()
+
+    def do_GET(self):  # noqa: N802
+        if not self.path.startswith("/nohead/"):
+            super().do_GET()
+            return
+        size = os.path.getsize(self.translate_path(self.path.replace("/nohead", "", 1)))
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes 0-0/{size}")
+        self.send_header("Content-Length", "1")
+        self.end_headers()
+        self.wfile.write(b">")
+
+
+@pytest.fixture
+def web(tmp_path, monkeypatch):
+    """A web server on 127.0.0.1 serving tmp_path/www; yields (directory, base URL)."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(RangeOnlyHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("name,path,expect", [
+    ("a.fa", "/a.fa", ("size", 1000)),
+    ("a.fa.gz", "/a.fa.gz", ("size", int(1000 * 3.4))),
+    ("a.fa", "/nohead/a.fa", ("size", 1000)),
+])
+def test_measure_http(web, plan_module, write_fasta, name, path, expect):
+    root, base = web
+    if name.endswith(".gz"):
+        (root / name).write_bytes(b"x" * 1000)
+    else:
+        write_fasta(str(root / name), size=1000)
+    genome = local_genome("/d/seq.txt", base + path)
+    assert genome.kind == "http"
+    measured = plan_module.measure_http(genome, timeout=5)
+    assert measured[expect[0]] == expect[1]
+    assert measured["size_on_disk"] == 1000
+
+
+def test_measure_http_missing_is_an_error(web, plan_module):
+    _, base = web
+    with pytest.raises(plan_module.MeasureError, match="cannot reach the URL.*Fix: .*offline=true"):
+        plan_module.measure_http(local_genome("/d/seq.txt", base + "/missing.fa"), timeout=5)
+
+
+@pytest.fixture
+def fake_aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-west-2", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-west-2")
+        s3.create_bucket(Bucket="genomes", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        s3.put_object(Bucket="genomes", Key="birds/a.fa", Body=b">a\n" + b"ACGT" * 100)
+        s3.put_object(Bucket="genomes", Key="birds/b.fa.gz", Body=b"z" * 100)
+        yield s3
+
+
+def test_measure_s3(fake_aws, plan_module):
+    plain = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
+    assert plain["size"] == 403 and plain["method"] == "S3 length"
+    zipped = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/b.fa.gz"), "us-west-2")
+    assert zipped["size"] == 340 and zipped["size_on_disk"] == 100
+
+
+def test_measure_s3_missing_is_an_error(fake_aws, plan_module):
+    with pytest.raises(plan_module.MeasureError, match="S3 says"):
+        plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/nope.fa"), "us-west-2")
+
+
+def test_measure_genomes_offline_and_given_sizes(tmp_path, plan_module, write_fasta):
+    write_fasta(str(tmp_path / "a.fa"), size=100)
+    text = "((a,b),(c,d));\na a.fa\nb https://h/b.fa\nc s3://bkt/c.fa\nd ftp://h/d.fa\n"
+    seqfile = parse_seqfile_text(text, str(tmp_path / "seq.txt"))
+    measured = plan_module.measure_genomes(seqfile, offline=True, known_sizes={"c": 5 * GB})
+    assert measured["a"]["size"] == 100
+    assert measured["b"] == {"size": None, "size_on_disk": None, "method": "offline"}
+    assert measured["c"]["size"] == 5 * GB and measured["c"]["method"] == "given"
+    assert measured["d"]["size"] is None
+    given_local = plan_module.measure_genomes(seqfile, offline=True, known_sizes={"a": "3000000000"})
+    assert given_local["a"] == {"size": 3 * GB, "size_on_disk": 100, "method": "given", "gzip": False}
+    with pytest.raises(plan_module.MeasureError, match="genome_sizes gives 'big'"):
+        plan_module.measure_genomes(seqfile, offline=True, known_sizes={"b": "big"})
+    os.remove(tmp_path / "a.fa")
+    with pytest.raises(plan_module.MeasureError, match="does not exist"):
+        plan_module.measure_genomes(seqfile, offline=True, known_sizes={"a": 5})
+
+
+def test_write_if_changed(tmp_path, plan_module):
+    path = str(tmp_path / "run" / "plan.json")
+    assert plan_module.would_change(path, "x")
+    assert plan_module.write_if_changed(path, "x") is True
+    assert plan_module.write_if_changed(path, "x") is False
+    assert not plan_module.would_change(path, "x") and plan_module.would_change(path, "y")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+
+
+# ---- The module through Ansible ------------------------------------------------------------------
+
+ANSIBLE_BIN = Path(sys.executable).parent
+
+
+def run_module(args, tmp_path, *options):
+    """`ansible localhost -m cactus_plan -a <json>` with the project's ansible.cfg; the task result."""
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text("")  # implicit localhost only, independent of the project's inventory
+    # Only the ini inventory plugin: the test needs implicit localhost, not the project's inventory.
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY_ENABLED="ini")
+    command = [str(ANSIBLE_BIN / "ansible"), "-i", str(hosts), "localhost", "-m", "cactus_plan",
+               "-a", json.dumps(args), *options]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"ansible printed no JSON (rc {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@pytest.fixture
+def small_run(tmp_path, write_fasta):
+    """A seqFile with relative paths: plain, gzipped and directory genomes, and the module args."""
+    data = tmp_path / "data"
+    write_fasta(str(data / "fa" / "human.fa"), size=4000)
+    write_fasta(str(data / "fa" / "mouse" / "chr1.fa"), size=1000)
+    write_fasta(str(data / "fa" / "mouse" / "chr2.fa"), size=1000)
+    (data / "fa" / "rat.fa.gz").write_bytes(gzip.compress(b">r\n" + b"ACGT" * 500))
+    (data / "seq.txt").write_text("# three genomes\n(human:0.1,(mouse:0.08,rat:0.09)mr:0.2);\n\n"
+                                  "*human\tfa/human.fa\nmouse fa/mouse\nrat  fa/rat.fa.gz\n")
+    args = dict(seqfile=str(data / "seq.txt"), output=str(tmp_path / "out" / "run.hal"),
+                cluster_name="cactus-unit", zone=ZONE, key_pair_name="unit-key", offline=True,
+                run_dir=str(tmp_path / "runs" / "cactus-unit"),
+                on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
+    return args
+
+
+def test_module_plans_writes_once_and_honours_check_mode(small_run, tmp_path):
+    first = run_module(small_run, tmp_path)
+    assert first.get("failed") is not True, first.get("msg")
+    assert first["changed"] is True
+    plan_file = Path(first["plan_file"])
+    assert plan_file == tmp_path / "runs" / "cactus-unit" / "plan.json"
+    written = plan_file.read_text()
+    plan = json.loads(written)
+    assert plan == first["plan"]
+    assert [g["name"] for g in plan["genomes"]] == ["human", "mouse", "rat"]
+    assert [g["size"] for g in plan["genomes"]] == [4000, 2000, 2003]
+    assert plan["genomes"][0]["resolved"] == str(tmp_path / "data" / "fa" / "human.fa")
+    assert plan["single_machine_recommended"] is True and plan["max_nodes"] == [2, 1]
+    assert plan["cactus_argv"][3] == "/var/lib/toil/cactus/cactus-unit-jobstore/run.hal"
+    assert plan["cost_per_hour"]["total"] == pytest.approx(2 * 0.6 + 2.66 + 0.096)
+    check_cactus_argv_with_toil(plan["cactus_argv"])
+
+    second = run_module(small_run, tmp_path)
+    assert second["changed"] is False and second["plan"] == plan
+
+    checked = run_module(dict(small_run, max_nodes=[9, 2]), tmp_path, "--check")
+    assert checked["changed"] is True and checked["plan"]["max_nodes"] == [9, 2]
+    assert plan_file.read_text() == written  # check mode wrote nothing
+
+
+def test_module_fails_with_the_seqfile_line(small_run, tmp_path):
+    seqfile = Path(small_run["seqfile"])
+    seqfile.write_text(seqfile.read_text() + "mouse fa/other.fa\n")
+    result = run_module(small_run, tmp_path)
+    assert result["failed"] is True
+    assert "line 7: duplicate genome name 'mouse'" in result["msg"] and "Fix: " in result["msg"]
+    assert not Path(small_run["run_dir"], "plan.json").exists()
+
+
+def test_module_fails_on_a_missing_genome_file(small_run, tmp_path):
+    os.remove(Path(small_run["seqfile"]).parent / "fa" / "human.fa")
+    result = run_module(small_run, tmp_path)
+    assert result["failed"] is True and "line 4: genome 'human'" in result["msg"]
+    assert "does not exist" in result["msg"]
+
+
+def test_module_documentation_matches_its_arguments(plan_module):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    done = subprocess.run([str(ANSIBLE_BIN / "ansible-doc"), "-t", "module", "-j", "cactus_plan"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True)
+    doc = json.loads(done.stdout)["cactus_plan"]["doc"]
+    assert set(doc["options"]) == set(plan_module.ARGUMENT_SPEC)
+    for name, spec in plan_module.ARGUMENT_SPEC.items():
+        assert doc["options"][name].get("type", "str") == spec["type"], name
+        assert doc["options"][name].get("default") == spec.get("default"), name
+        assert bool(doc["options"][name].get("required")) == bool(spec.get("required")), name
