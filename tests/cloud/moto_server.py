@@ -6,7 +6,7 @@ Patches (see ../shared/reference/test-cloud.md):
 - every public IP moto hands out is a loopback address (127.0.1.1, 127.0.1.2, ...), so Toil and
   Ansible only ever dial this machine; the test leader's sshd listens on all of 127.0.0.0/8;
 - PutBucketEncryption with only a BlockedEncryptionTypes rule (what Toil's AWS job store sends)
-  is accepted instead of answered with MalformedXML.
+  is accepted instead of answered with MalformedXML, with AWS's default SSE-S3 algorithm.
 Prints "ready <port>" once listening; stops on SIGTERM or when stdin closes.
 """
 
@@ -52,6 +52,9 @@ def patch_moto(first_public_ip: str) -> None:
         rules = config.get("Rule")
         rules = rules if isinstance(rules, list) else [rules]
         if rules and all(r and "BlockedEncryptionTypes" in r for r in rules):
+            # moto's put_object reads the default algorithm of every rule: give it AWS's default.
+            for rule in rules:
+                rule.setdefault("ApplyServerSideEncryptionByDefault", {"SSEAlgorithm": "AES256"})
             return config
         return strict(self)
 
