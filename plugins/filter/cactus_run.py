@@ -65,9 +65,15 @@ def cactus_run_elapsed(record, now_iso):
     """Elapsed time of a run as H:MM:SS: to its end, or to now_iso while it has none."""
     if not record or "started_at" not in record:
         return None
-    start = datetime.datetime.fromisoformat(record["started_at"])
-    end = datetime.datetime.fromisoformat(record.get("ended_at") or now_iso)
+    start = _utc(record["started_at"])
+    end = _utc(record.get("ended_at") or now_iso)
     return str(datetime.timedelta(seconds=max(0, int((end - start).total_seconds()))))
+
+
+def _utc(iso):
+    """Parse an ISO time; a time without an offset is UTC (Ansible's now(utc=true) has none)."""
+    moment = datetime.datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def _act(action, message):
