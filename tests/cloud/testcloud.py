@@ -372,6 +372,14 @@ class TestCloud:
         mounted paths (apt packages, /root) is lost."""
         self.start_appliance()
 
+    def new_leader_machine(self) -> None:
+        """What a relaunched leader is: a new machine, so empty mounted disks and a fresh appliance."""
+        self.stop_appliance()
+        for d in ("opt", "var-lib-toil", "tmp", "var-tmp"):
+            for child in (self.leader_root / d).iterdir():
+                subprocess.run(["rm", "-rf", str(child)], check=True)
+        self.start_appliance()
+
     def stop_appliance(self) -> None:
         self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
 

@@ -30,17 +30,16 @@ TREE = "((simHuman:0.1,simMouse:0.2)anc1:0.05,simDog:0.3);"
 
 
 class ReleaseServer:
-    """The stand-in's release tarball and git repository, served like GitHub's downloads."""
+    """The stand-in's release tarball and git repository, served like GitHub: downloads as static
+    files, the repository over git's smart HTTP protocol (git http-backend), so shallow clones work."""
 
     def __init__(self, root: Path):
         self.release = build_release(root / "download" / "v3.2.1")
-        git_dir = self.release.git_dir
-        subprocess.run(["git", "-C", str(git_dir), "update-server-info"], check=True)  # dumb HTTP
-        handler = functools.partial(_QuietHandler, directory=str(root))
+        handler = functools.partial(_ReleaseHandler, directory=str(root))
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.base_url = f"{self.url}/download"  # + /<version>/cactus-bin-<version>.tar.gz
-        self.git_url = f"{self.url}/download/v3.2.1/{git_dir.name}/.git"
+        self.git_url = f"{self.url}/git/{self.release.git_dir.relative_to(root)}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -48,9 +47,42 @@ class ReleaseServer:
         self._server.server_close()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _ReleaseHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        if self.path.startswith("/git/"):
+            return self._git()
+        return super().do_GET()
+
+    def do_POST(self):
+        return self._git()
+
+    def _git(self):
+        path, _, query = self.path[len("/git"):].partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        env = {
+            "GIT_PROJECT_ROOT": self.directory, "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
+            "QUERY_STRING": query, "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""), "PATH": "/usr/bin:/bin",
+        }  # fmt: skip
+        cgi = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120)
+        head, _, payload = cgi.stdout.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode().split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                headers.append((key, value.strip()))
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
 
 class Project:
@@ -95,7 +127,7 @@ class Project:
     def write_variables(self) -> None:
         (self.inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(self.variables))
 
-    def play(self, *args: str, playbook: str = "run_alignment.yml", check: bool = True, env=None, timeout=900):
+    def play(self, *args: str, playbook="run_alignment.yml", check=True, env=None, timeout=900):
         """ansible-playbook from the repository root, as a user types it, with this inventory."""
         argv = ["ansible-playbook", "-i", str(self.inventory), playbook, *args]
         return self.cloud.run(argv, check=check, env=env or self.cloud.env(), timeout=timeout)
