@@ -130,7 +130,9 @@ def _wait_for_aligned_genome(cloud, project, timeout=120):
 
 def _kill_alignment(cloud):
     """SIGKILL everything the run started in the appliance (Toil's workers run in their own sessions)."""
-    script = "pkill -9 -f _toil_worker; pkill -9 -f run-cactus.sh; pkill -9 -f bin/cactus; tmux kill-server"
+    # [x] in the patterns: they must not match this shell's own command line.
+    script = "pkill -9 -f [_]toil_worker; pkill -9 -f [r]un-cactus.sh; pkill -9 -f [b]in/cactus; "
+    script += "tmux kill-server"
     cloud.appliance("sh", "-c", script + "; true")
 
 
@@ -191,7 +193,9 @@ def test_cut_transfer_resumes_without_resending(cloud, release, tmp_path):
     size = big.stat().st_size
     try:
         project.play("--tags", "prereqs,plan,launch,provision")
-        partial = f"{project.plan()['leader_run_dir']}/genomes/simHuman/.rsync-partial/simHuman.fa"
+        # While rsync runs, the file grows as a temporary file beside its target; when cut, what
+        # arrived is kept in the partial directory.
+        genome_dir = f"{project.plan()['leader_run_dir']}/genomes/simHuman"
 
         project.variables["cactus_transfer_rsync_options"] = ["--bwlimit=4m"]
         project.write_variables()
@@ -201,13 +205,13 @@ def test_cut_transfer_resumes_without_resending(cloud, release, tmp_path):
             start_new_session=True,
         )  # fmt: skip
         try:
-            wait_until(lambda: _remote_size(cloud, partial) > 4 * 1024 * 1024, 120, "part of the transfer")
+            wait_until(lambda: _remote_size(cloud, genome_dir) > 4 * 1024 * 1024, 120, "part of the transfer")
         finally:
             _kill_tree(cut.pid)
             cut.wait(timeout=30)
         # The receiver keeps what arrived in its partial directory.
         time.sleep(1)
-        arrived = _remote_size(cloud, partial)
+        arrived = _remote_size(cloud, f"{genome_dir}/.rsync-partial/simHuman.fa")
         assert 0 < arrived < size
 
         project.variables["cactus_transfer_rsync_options"] = []
@@ -225,7 +229,8 @@ def test_cut_transfer_resumes_without_resending(cloud, release, tmp_path):
 
 
 def _remote_size(cloud, path):
-    out = cloud.appliance("sh", "-c", f"stat -c %s {path} 2>/dev/null || echo 0", check=False).stdout
+    """Bytes in a file, or in all files below a directory, on the leader (0 when missing)."""
+    out = cloud.appliance("sh", "-c", f"du -sb {path} 2>/dev/null | cut -f1", check=False).stdout
     return int(out.strip() or 0)
 
 
