@@ -173,7 +173,8 @@ def test_lost_leader_relaunched_and_restarted(cloud, release, reference_hal, tmp
         first_leader = project.record()
         _wait_for_aligned_genome(cloud, project)
 
-        # The leader is gone: its instance terminated, its machine (disks, appliance) replaced.
+        # The leader is gone at once: processes, instance, and machine (disks, appliance).
+        _kill_alignment(cloud)
         cloud.run(["toil", "destroy-cluster", "--zone", ZONE, "e2e-lost"], timeout=300)
         cloud.new_leader_machine()
 
