@@ -10,6 +10,7 @@
 
 import base64
 import binascii
+from difflib import get_close_matches
 import hashlib
 import math
 import re
@@ -18,7 +19,6 @@ from ansible.module_utils.cactus_plan import (
     GB,
     PlanError,
     check_cluster_name,
-    check_jobstore_name,
     default_leader_storage,
     names_conflict,
     output_kind,
@@ -40,7 +40,7 @@ DEFAULT_MAX_AGENT_KEYS = 5
 QUOTA_SPOT_STANDARD = "L-34B43A08"  # All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests
 QUOTA_ON_DEMAND_STANDARD = "L-1216C47A"  # Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
 STANDARD_FAMILY_LETTERS = set("acdhimrtz")
-NON_STANDARD_PREFIXES = ("inf", "hpc", "mac", "dl", "trn", "im4gn-", "u-")
+NON_STANDARD_PREFIXES = ("inf", "hpc", "mac", "dl", "trn")
 # A bid this close above the current spot price is outbid often: warn.
 SPOT_BID_MARGIN = 1.2
 
@@ -59,12 +59,13 @@ def _from_plan_error(error):
 
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
-def check_names(cluster_name, zone, jobstore_name, output, known_regions=None):
-    """The run's names, before AWS is asked anything. Returns {'region', 'jobstore', 'output_kind'}.
+
+def check_names(cluster_name, zone, output, known_regions=None):
+    """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
     A region where a zone is required gets its own message (Toil's launch-cluster needs a zone).
     `known_regions` (botocore's EC2 regions) keeps a typo from sending requests to a host that
-    does not exist.
+    does not exist. The job store name is left to the plan, which checks it with Toil's own parser.
     """
     try:
         check_cluster_name(cluster_name)
@@ -72,22 +73,29 @@ def check_names(cluster_name, zone, jobstore_name, output, known_regions=None):
         raise _from_plan_error(error) from None
     region = zone_region(zone)
     if known_regions and region not in known_regions:
-        raise PreflightError("toil_zone", f"'{zone}' is in '{region}', which is not an EC2 region",
-                             f"use a zone of a region such as {', '.join(sorted(known_regions)[:4])}, ...")
+        close = get_close_matches(region, sorted(known_regions), 3, 0.5)
+        hint = f"e.g. {', '.join(close)}" if close else "see aws ec2 describe-regions"
+        raise PreflightError(
+            "toil_zone",
+            f"'{zone}' is in '{region}', which is not an EC2 region",
+            f"use a zone of an EC2 region ({hint})",
+        )
     try:
-        jobstore = check_jobstore_name(jobstore_name, region)
         kind = output_kind(output)
     except PlanError as error:
         raise _from_plan_error(error) from None
-    return {"region": region, "jobstore": jobstore, "output_kind": kind}
+    return {"region": region, "output_kind": kind}
 
 
 def zone_region(zone):
     """Region of an availability zone; a bare region gets a message of its own."""
     if isinstance(zone, str) and REGION_RE.match(zone):
-        raise PreflightError("toil_zone", f"'{zone}' is a region, but an availability zone is required "
-                             "(toil launch-cluster places the leader in one zone)",
-                             f"give one of its zones, e.g. {zone}a")
+        raise PreflightError(
+            "toil_zone",
+            f"'{zone}' is a region, but an availability zone is required "
+            "(toil launch-cluster places the leader in one zone)",
+            f"give one of its zones, e.g. {zone}a",
+        )
     try:
         return region_of(zone)
     except PlanError as error:
@@ -95,6 +103,7 @@ def zone_region(zone):
 
 
 # ---- Key pair and ssh-agent ----------------------------------------------------------------------
+
 
 def parse_agent_keys(text):
     """`ssh-add -L` output -> [{'type', 'blob', 'comment'}] (blob: the key in OpenSSH wire format)."""
@@ -138,7 +147,9 @@ def _public_key_der(key):
     line = f"{key['type']} {base64.b64encode(key['blob']).decode()}".encode()
     try:
         public = serialization.load_ssh_public_key(line)
-        return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     except (ValueError, TypeError):
         return None
 
@@ -150,7 +161,9 @@ def ec2_fingerprint_kind(fingerprint):
         return "md5"
     if re.match(r"^([0-9a-fA-F]{2}:){19}[0-9a-fA-F]{2}$", fp):
         return "sha1"
-    if re.match(r"^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$", fp) or re.match(r"^(SHA256:)?[A-Za-z0-9+/]{43}=?$", fp):
+    if re.match(r"^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$", fp) or re.match(
+        r"^(SHA256:)?[A-Za-z0-9+/]{43}=?$", fp
+    ):
         return "sha256"
     return "unknown"
 
@@ -158,7 +171,7 @@ def ec2_fingerprint_kind(fingerprint):
 def _normalize_ec2_fingerprint(fingerprint):
     fp = fingerprint.strip()
     if fp.upper().startswith("SHA256:"):
-        return "sha256:" + fp[len("SHA256:"):].rstrip("=")
+        return "sha256:" + fp[len("SHA256:") :].rstrip("=")
     if re.match(r"^([0-9a-fA-F]{2}:)+[0-9a-fA-F]{2}$", fp):
         return fp.lower()
     return "sha256:" + fp.rstrip("=")
@@ -173,35 +186,49 @@ def check_agent_keys(key_name, ec2_fingerprint, agent_output, max_keys=DEFAULT_M
     keys = parse_agent_keys(agent_output)
     warnings = []
     if not keys:
-        raise PreflightError("toil_key_pair_name", "ssh-agent holds no key, so Toil and Ansible cannot "
-                             f"log in to the leader with key pair '{key_name}'",
-                             f"ssh-add the private key of '{key_name}'")
+        raise PreflightError(
+            "toil_key_pair_name",
+            "ssh-agent holds no key, so Toil and Ansible cannot "
+            f"log in to the leader with key pair '{key_name}'",
+            f"ssh-add the private key of '{key_name}'",
+        )
     if len(keys) > max_keys:
-        warnings.append(f"ssh-agent holds {len(keys)} keys (more than {max_keys}): sshd on the leader may "
-                        "hang up before the right one is tried (\"Too many authentication failures\"); "
-                        f"keep only the key of '{key_name}' in the agent (ssh-add -D, then ssh-add it)")
+        warnings.append(
+            f"ssh-agent holds {len(keys)} keys (more than {max_keys}): sshd on the leader may "
+            'hang up before the right one is tried ("Too many authentication failures"); '
+            f"keep only the key of '{key_name}' in the agent (ssh-add -D, then ssh-add it)"
+        )
     kind = ec2_fingerprint_kind(ec2_fingerprint)
     result = {"agent_keys": len(keys), "fingerprint_kind": kind, "matched": None}
     if kind in ("sha1", "unknown"):
-        reason = ("the key pair was created by AWS, whose fingerprint is the SHA1 of the private key, "
-                  "which the agent does not show" if kind == "sha1" else
-                  f"EC2's fingerprint '{ec2_fingerprint}' has an unknown form")
-        warnings.append(f"cannot tell whether ssh-agent holds key pair '{key_name}': {reason}; make sure "
-                        "the private key you downloaded from AWS is loaded (ssh-add)")
+        reason = (
+            "the key pair was created by AWS, whose fingerprint is the SHA1 of the private key, "
+            "which the agent does not show"
+            if kind == "sha1"
+            else f"EC2's fingerprint '{ec2_fingerprint}' has an unknown form"
+        )
+        warnings.append(
+            f"cannot tell whether ssh-agent holds key pair '{key_name}': {reason}; make sure "
+            "the private key you downloaded from AWS is loaded (ssh-add)"
+        )
         return result, warnings
     wanted = _normalize_ec2_fingerprint(ec2_fingerprint)
     matches = [k for k in keys if wanted in agent_key_fingerprints(k)]
     if not matches:
         mine = ", ".join(f"{k['type']} {k['comment'] or '(no comment)'}" for k in keys)
-        raise PreflightError("toil_key_pair_name", f"none of the {len(keys)} key(s) in ssh-agent ({mine}) "
-                             f"is key pair '{key_name}' (EC2 fingerprint {ec2_fingerprint})",
-                             f"ssh-add the private key of '{key_name}', or set toil_key_pair_name to the "
-                             "key pair of a key the agent holds")
+        raise PreflightError(
+            "toil_key_pair_name",
+            f"none of the {len(keys)} key(s) in ssh-agent ({mine}) "
+            f"is key pair '{key_name}' (EC2 fingerprint {ec2_fingerprint})",
+            f"ssh-add the private key of '{key_name}', or set toil_key_pair_name to the "
+            "key pair of a key the agent holds",
+        )
     result["matched"] = matches[0]["comment"] or matches[0]["type"]
     return result, warnings
 
 
 # ---- Existing clusters ---------------------------------------------------------------------------
+
 
 def existing_clusters(security_groups, instances, role_names):
     """Toil clusters visible in the account: {name: {'sources': [...], 'instances': [...]}}.
@@ -226,15 +253,22 @@ def existing_clusters(security_groups, instances, role_names):
             continue
         tagged.add(name)
         entry = add(name, "instances tagged clusterName")
-        entry["instances"].append({
-            "id": instance.get("InstanceId"), "state": (instance.get("State") or {}).get("Name"),
-            "role": tags.get("ToilNodeType", ""), "launch_time": str(instance.get("LaunchTime", "")),
-            "public_ip": instance.get("PublicIpAddress"),
-        })
+        entry["instances"].append(
+            {
+                "id": instance.get("InstanceId"),
+                "state": (instance.get("State") or {}).get("Name"),
+                "role": tags.get("ToilNodeType", ""),
+                "launch_time": str(instance.get("LaunchTime", "")),
+                "public_ip": instance.get("PublicIpAddress"),
+            }
+        )
     for group in security_groups:
         name = group.get("GroupName", "")
-        if name and name != "default" and (group.get("Description") == TOIL_SECURITY_GROUP_DESCRIPTION
-                                           or name in tagged):
+        if (
+            name
+            and name != "default"
+            and (group.get("Description") == TOIL_SECURITY_GROUP_DESCRIPTION or name in tagged)
+        ):
             add(name, f"security group {group.get('GroupId', name)}")
     for role in role_names:
         if role.endswith(TOIL_ROLE_SUFFIX) and "__" not in role and len(role) > len(TOIL_ROLE_SUFFIX):
@@ -249,54 +283,79 @@ def check_cluster_hazards(cluster_name, clusters):
     names_conflict: destroy-cluster on one deletes the other's IAM role). Returns a report line."""
     for other, entry in clusters.items():
         if names_conflict(cluster_name, other):
-            raise PreflightError("toil_cluster_name", f"'{cluster_name}' and the existing cluster '{other}' "
-                                 f"(found: {', '.join(entry['sources'])}) are hyphen-prefixes of each other: "
-                                 "toil destroy-cluster on one would delete the other's IAM role",
-                                 "pick a name that neither starts with the other's name plus '-' nor is "
-                                 "such a prefix of it")
+            raise PreflightError(
+                "toil_cluster_name",
+                f"'{cluster_name}' and the existing cluster '{other}' "
+                f"(found: {', '.join(entry['sources'])}) are hyphen-prefixes of each other: "
+                "toil destroy-cluster on one would delete the other's IAM role",
+                "pick a name that neither starts with the other's name plus '-' nor is such a prefix of it",
+            )
     mine = clusters.get(cluster_name)
     if not mine:
         return f"cluster '{cluster_name}' does not exist yet: launch will create it"
     alive = [i for i in mine["instances"] if i["state"] in ("pending", "running")]
     leader = next((i for i in alive if i["role"] == "leader"), None)
     where = f"leader {leader['id']} ({leader['state']})" if leader else "no running leader"
-    return (f"cluster '{cluster_name}' already exists ({where}; found: {', '.join(mine['sources'])}): "
-            "launch will reuse it")
+    return (
+        f"cluster '{cluster_name}' already exists ({where}; found: {', '.join(mine['sources'])}): "
+        "launch will reuse it"
+    )
 
 
 # ---- Job store -----------------------------------------------------------------------------------
+
 
 def jobstore_bucket(jobstore_name):
     return f"{jobstore_name}{JOBSTORE_BUCKET_SUFFIX}"
 
 
-def check_jobstore_bucket(jobstore_name, status, restart):
+def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region="<region>"):
     """`status`: HTTP status of head_bucket on '<name>--toil' (200 ours, 403 someone else's, 404 free).
 
+    `this_run`: the controller's run record (cactus_run_dir/run.json, written when the alignment
+    starts) names this job store, so the bucket is this run's own: a re-run of the playbook goes on,
+    and the align step decides (running or finished: skip; interrupted: asks for --tags restart).
     Returns a report line; raises when the bucket is not what this run needs.
     """
     bucket = jobstore_bucket(jobstore_name)
     if status == 403:
-        raise PreflightError("toil_jobstore_name", f"bucket '{bucket}' exists and belongs to another AWS "
-                             "account (S3 bucket names are global)", "pick another toil_jobstore_name")
-    if status == 200 and not restart:
-        raise PreflightError("toil_jobstore_name", f"job store bucket '{bucket}' already exists (a previous "
-                             "run's job store; Toil refuses to create it again)",
-                             "set cactus_restart=true to resume that run, delete it with "
-                             f"'toil clean aws:<region>:{jobstore_name}', or pick another toil_jobstore_name")
+        raise PreflightError(
+            "toil_jobstore_name",
+            f"bucket '{bucket}' exists and belongs to another AWS account (S3 bucket names are global)",
+            "pick another toil_jobstore_name",
+        )
+    if status == 200 and not restart and not this_run:
+        raise PreflightError(
+            "toil_jobstore_name",
+            f"job store bucket '{bucket}' already exists, and no run of this project started it "
+            "(no run record in cactus_run_dir names it); Toil refuses to create a job store again",
+            "set cactus_restart=true to resume that run, delete it with "
+            f"'toil clean aws:{region}:{jobstore_name}', or pick another toil_jobstore_name",
+        )
     if status == 404 and restart:
-        raise PreflightError("cactus_restart", f"there is no job store bucket '{bucket}' to restart from "
-                             "(a successful run deletes it)",
-                             "set cactus_restart=false to start afresh, or fix toil_jobstore_name")
+        raise PreflightError(
+            "cactus_restart",
+            f"there is no job store bucket '{bucket}' to restart from (a successful run deletes it)",
+            "set cactus_restart=false to start afresh, or fix toil_jobstore_name",
+        )
     if status not in (200, 404):
-        raise PreflightError("toil_jobstore_name", f"S3 answered {status} for bucket '{bucket}'",
-                             "check your credentials' S3 permissions (s3:ListBucket)")
-    if status == 200:
+        raise PreflightError(
+            "toil_jobstore_name",
+            f"S3 answered {status} for bucket '{bucket}'",
+            "check your credentials' S3 permissions (s3:ListBucket)",
+        )
+    if status == 200 and restart:
         return f"job store bucket '{bucket}' exists: the run restarts from it"
+    if status == 200:
+        return (
+            f"job store bucket '{bucket}' exists and is this run's (its run record names it): "
+            "the align step goes on with it"
+        )
     return f"job store bucket '{bucket}' is free"
 
 
 # ---- Node types, spot bids, quotas ---------------------------------------------------------------
+
 
 def parsed_node_types(node_types):
     """[(spec, [instance types], bid or None)] with the planner's parser (Toil's grammar)."""
@@ -321,16 +380,26 @@ def check_offered(parsed, leader_node_type, zone, offered):
     for spec, types, _ in parsed:
         missing = [t for t in types if t not in offered]
         if missing and len(missing) == len(types):
-            raise PreflightError("toil_node_types", f"{', '.join(missing)} (node type '{spec}') "
-                                 f"{'is' if len(missing) == 1 else 'are'} not offered in zone {zone}",
-                                 "pick instance types offered there (aws ec2 describe-instance-type-offerings "
-                                 f"--location-type availability-zone --filters Name=location,Values={zone}) "
-                                 "or another toil_zone")
+            raise PreflightError(
+                "toil_node_types",
+                f"{', '.join(missing)} (node type '{spec}') "
+                f"{'is' if len(missing) == 1 else 'are'} not offered in zone {zone}",
+                "pick instance types offered there (aws ec2 describe-instance-type-offerings "
+                f"--location-type availability-zone --filters Name=location,Values={zone}) "
+                "or another toil_zone",
+            )
     if leader_node_type not in offered:
-        raise PreflightError("toil_leader_node_type", f"{leader_node_type} is not offered in zone {zone}",
-                             "pick a leader type offered there, or another toil_zone")
-    return [f"{t} (in node type '{spec}') is not offered in {zone}: only its alternatives can start"
-            for spec, types, _ in parsed for t in types if t not in offered]
+        raise PreflightError(
+            "toil_leader_node_type",
+            f"{leader_node_type} is not offered in zone {zone}",
+            "pick a leader type offered there, or another toil_zone",
+        )
+    return [
+        f"{t} (in node type '{spec}') is not offered in {zone}: only its alternatives can start"
+        for spec, types, _ in parsed
+        for t in types
+        if t not in offered
+    ]
 
 
 def check_bids(parsed, spot_prices, zone):
@@ -342,26 +411,40 @@ def check_bids(parsed, spot_prices, zone):
         priced = {t: spot_prices[t] for t in types if spot_prices.get(t) is not None}
         unpriced = [t for t in types if t not in priced]
         if unpriced:
-            warnings.append(f"no spot price for {', '.join(unpriced)} in {zone}: the bid {bid} of '{spec}' "
-                            "is unchecked for them")
+            warnings.append(
+                f"no spot price for {', '.join(unpriced)} in {zone}: the bid {bid} of '{spec}' "
+                "is unchecked for them"
+            )
         if not priced:
             continue
         below = {t: p for t, p in priced.items() if bid < p}
         if len(below) == len(priced) and not unpriced:
-            now = ", ".join(f"{t} ${p:g}" for t, p in sorted(below.items()))
-            raise PreflightError("toil_node_types", f"the spot bid ${bid:g}/hour of '{spec}' is below the "
-                                 f"current spot price in {zone} ({now}): the autoscaler would never get a node",
-                                 f"bid at least ${max(below.values()):g} (e.g. "
-                                 f"{'/'.join(types)}:{_round_up_cents(max(below.values()) * SPOT_BID_MARGIN)}), "
-                                 "or drop the ':bid' to run on demand")
+            now = ", ".join(f"{t} ${format_usd(p)}" for t, p in sorted(below.items()))
+            raise PreflightError(
+                "toil_node_types",
+                f"the spot bid ${format_usd(bid)}/hour of '{spec}' is below the "
+                f"current spot price in {zone} ({now}): the autoscaler would never get a node",
+                f"bid at least ${format_usd(max(below.values()))} (e.g. "
+                f"{'/'.join(types)}:{_round_up_cents(max(below.values()) * SPOT_BID_MARGIN)}), "
+                "or drop the ':bid' to run on demand",
+            )
         for t, p in sorted(below.items()):
-            warnings.append(f"the spot bid ${bid:g} of '{spec}' is below {t}'s price ${p:g} in {zone}: "
-                            "only its alternatives can start")
+            warnings.append(
+                f"the spot bid ${format_usd(bid)} of '{spec}' is below {t}'s price ${format_usd(p)} "
+                f"in {zone}: only its alternatives can start"
+            )
         for t, p in sorted(priced.items()):
             if t not in below and bid < p * SPOT_BID_MARGIN:
-                warnings.append(f"the spot bid ${bid:g} of '{spec}' is within 20% of {t}'s price ${p:g} in "
-                                f"{zone}: nodes may be reclaimed often")
+                warnings.append(
+                    f"the spot bid ${format_usd(bid)} of '{spec}' is within 20% of {t}'s price "
+                    f"${format_usd(p)} in {zone}: nodes may be reclaimed often"
+                )
     return warnings
+
+
+def format_usd(value):
+    """A price without float noise or exponents: 0.6, 0.00001, 2.66."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _round_up_cents(value):
@@ -401,21 +484,29 @@ def check_quota(kind, needed, quota, in_use, code):
     if not needed:
         return []
     if quota is None:
-        return [f"could not read the {label} vCPU quota ({code}); the plan needs up to {needed} vCPUs: check "
-                f"it (aws service-quotas get-service-quota --service-code ec2 --quota-code {code})"]
+        return [
+            f"could not read the {label} vCPU quota ({code}); the plan needs up to {needed} vCPUs: check "
+            f"it (aws service-quotas get-service-quota --service-code ec2 --quota-code {code})"
+        ]
     if needed > quota:
-        raise PreflightError("toil_max_nodes", f"the plan may run {needed} {label} vCPUs at once (workers at their "
-                             f"maximum plus the leader), above the account's quota of {int(quota)} ({code})",
-                             f"lower toil_max_nodes or pick smaller node types, or ask AWS for more: "
-                             f"aws service-quotas request-service-quota-increase --service-code ec2 "
-                             f"--quota-code {code} --desired-value {needed}")
+        raise PreflightError(
+            "toil_max_nodes",
+            f"the plan may run {needed} {label} vCPUs at once (workers at their "
+            f"maximum plus the leader), above the account's quota of {int(quota)} ({code})",
+            f"lower toil_max_nodes or pick smaller node types, or ask AWS for more: "
+            f"aws service-quotas request-service-quota-increase --service-code ec2 "
+            f"--quota-code {code} --desired-value {needed}",
+        )
     if in_use and needed + in_use > quota:
-        return [f"{in_use} {label} vCPUs already run in this region: with the plan's {needed} the quota of "
-                f"{int(quota)} ({code}) would be exceeded, and the autoscaler would stall below its maximum"]
+        return [
+            f"{in_use} {label} vCPUs already run in this region: with the plan's {needed} the quota of "
+            f"{int(quota)} ({code}) would be exceeded, and the autoscaler would stall below its maximum"
+        ]
     return []
 
 
 # ---- The leader's disk ---------------------------------------------------------------------------
+
 
 def check_leader_storage(genomes, leader_storage, output_kind_value):
     """Local genomes are copied to the leader before Toil imports them: they must fit its disk.
@@ -427,13 +518,18 @@ def check_leader_storage(genomes, leader_storage, output_kind_value):
     local_bytes = sum(g.get("size_on_disk") or 0 for g in local)
     needed = default_leader_storage(local_bytes)
     if leader_storage < needed:
-        raise PreflightError("toil_leader_storage", f"{leader_storage} GB cannot hold the {len(local)} local "
-                             f"genome(s) staged on the leader ({math.ceil(local_bytes / GB)} GB) besides "
-                             f"Toil's own 50 GB (needs {needed} GB)",
-                             f"raise toil_leader_storage to {needed} or more, or upload the genomes to S3 and "
-                             "put their s3:// URLs in the seqFile (Toil imports those without the leader's disk)")
+        raise PreflightError(
+            "toil_leader_storage",
+            f"{leader_storage} GB cannot hold the {len(local)} local "
+            f"genome(s) staged on the leader ({math.ceil(local_bytes / GB)} GB) besides "
+            f"Toil's own 50 GB (needs {needed} GB)",
+            f"raise toil_leader_storage to {needed} or more, or upload the genomes to S3 and "
+            "put their s3:// URLs in the seqFile (Toil imports those without the leader's disk)",
+        )
     if output_kind_value == "local" and local_bytes and leader_storage < needed + math.ceil(local_bytes / GB):
-        return [f"cactus_output is a local path: the HAL is written on the leader before it is fetched, and "
-                f"is often as large as the genomes; toil_leader_storage {leader_storage} GB leaves little room "
-                "(an s3:// output avoids it)"]
+        return [
+            f"cactus_output is a local path: the HAL is written on the leader before it is fetched, and "
+            f"is often as large as the genomes; toil_leader_storage {leader_storage} GB leaves little room "
+            "(an s3:// output avoids it)"
+        ]
     return []

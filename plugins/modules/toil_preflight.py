@@ -1,0 +1,638 @@
+#!/usr/bin/python
+# Pre-flight checks for a Toil cluster on AWS that no amazon.aws module makes: ssh-agent against
+# the key pair, cluster-name hazards, the job store bucket, node type offerings, spot bids, vCPU
+# quotas and on-demand prices. Read-only: it never creates, changes or deletes anything.
+
+DOCUMENTATION = r"""
+---
+module: toil_preflight
+short_description: Read-only pre-flight checks for a Toil cluster on AWS
+description:
+  - "Runs the groups of checks named in O(check), in that order, in one process, and fails at the
+    first problem with a message of the form C(<variable>: <problem>. Fix: <fix>) naming the
+    playbook variable to change. Each group's findings are returned under its name."
+  - Never creates, changes or deletes anything, so it runs in check mode too.
+  - Names, zones, job store names, node type grammar and the cluster-name hazard rule are the
+    planner's (module_utils C(cactus_plan)); this module asks AWS and ssh-agent and applies them.
+  - C(names) needs no AWS access; C(agent) needs C(ssh-add); the others ask AWS with boto3
+    (which honours C(AWS_ENDPOINT_URL), C(AWS_PROFILE) and the other usual settings).
+version_added: "1.0.0"
+author: Cactus-on-Toil project
+requirements:
+  - boto3
+  - toil[aws]==9.4.1 (through module_utils cactus_plan)
+options:
+  check:
+    description:
+      - C(names) checks the cluster name, the zone (a region gets its own message; the region must
+        be an EC2 region) and the output, without AWS. The job store name is the plan's to check.
+      - C(agent) checks that ssh-agent is reachable and holds the key pair's key.
+      - C(clusters) lists the Toil clusters in the account (security groups, instances tagged
+        C(clusterName), IAM roles C(*_toil)) and refuses a name that is a hyphen-prefix of one of
+        them or the reverse.
+      - C(jobstore) checks that bucket C(<jobstore_name>--toil) is free, or that it exists when
+        O(restart) is true.
+      - C(capacity) checks that every instance type is offered in the zone, that every spot bid is
+        at least the current spot price there, and that the vCPU quotas hold the plan's maximum
+        plus the leader; it also looks up on-demand prices.
+      - C(storage) checks that the local genomes fit on the leader's disk.
+    type: list
+    elements: str
+    required: true
+    choices: [names, agent, clusters, jobstore, capacity, storage]
+  cluster_name:
+    description: Toil cluster name (C(names), C(clusters)).
+    type: str
+  zone:
+    description: Availability zone (C(names), C(capacity)).
+    type: str
+  jobstore_name:
+    description: Job store name, without C(aws:<region>:) (C(jobstore)).
+    type: str
+  output:
+    description: Where the HAL goes, a local path or an C(s3://) URL (C(names)).
+    type: str
+  key_pair_name:
+    description: EC2 key pair name, for messages (C(agent)).
+    type: str
+  key_fingerprint:
+    description: EC2's fingerprint of the key pair (C(agent)).
+    type: str
+  ssh_auth_sock:
+    description: Path of ssh-agent's socket, usually the controller's C(SSH_AUTH_SOCK) (C(agent)).
+    type: str
+    default: ""
+  max_agent_keys:
+    description: More keys than this in ssh-agent give a warning (C(agent)).
+    type: int
+    default: 5
+  require_agent:
+    description:
+      - When false, ssh-agent problems are warnings (for keys given in C(~/.ssh/config) instead).
+    type: bool
+    default: true
+  restart:
+    description: The run resumes an existing job store, whose bucket must then exist (C(jobstore)).
+    type: bool
+    default: false
+  recorded_jobstore:
+    description:
+      - The job store locator C(aws:<region>:<name>) in this run's record on the controller, if the
+        alignment was started before. An existing bucket of that job store is this run's own and
+        is accepted (C(jobstore)); the align step then decides what to do with it.
+    type: str
+    default: ""
+  node_types:
+    description: Worker node types in Toil's grammar, C(type[/type...][:bid]) (C(capacity)).
+    type: list
+    elements: str
+    default: []
+  max_nodes:
+    description: Maximum workers per node type, parallel to O(node_types) (C(capacity)).
+    type: list
+    elements: int
+    default: []
+  leader_node_type:
+    description: Leader instance type (C(capacity)).
+    type: str
+  fail_on_quota:
+    description: When false, a plan above a vCPU quota is a warning instead of a failure.
+    type: bool
+    default: true
+  lookup_prices:
+    description: Look up on-demand prices with the AWS Price List API (C(capacity)).
+    type: bool
+    default: true
+  genomes:
+    description: The plan's genomes, with C(kind) and C(size_on_disk) (C(storage)).
+    type: list
+    elements: dict
+    default: []
+  leader_storage:
+    description: Leader root disk in GB (C(storage)).
+    type: int
+  output_kind:
+    description: C(local) or C(s3), as the plan says (C(storage)).
+    type: str
+    default: s3
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Check the names before asking AWS anything
+  toil_preflight:
+    check: names
+    cluster_name: cactus-birds
+    zone: us-west-2a
+    output: s3://my-bucket/birds.hal
+
+- name: Check ssh-agent, the cluster name against existing clusters, and the job store bucket
+  toil_preflight:
+    check: [agent, clusters, jobstore]
+    region: us-west-2
+    key_pair_name: my-key
+    key_fingerprint: "1f:51:ae:28:bf:89:e9:d8:1f:25:5d:37:2d:7d:b8:ca"
+    ssh_auth_sock: "{{ lookup('ansible.builtin.env', 'SSH_AUTH_SOCK') }}"
+    cluster_name: cactus-birds
+    jobstore_name: cactus-birds-jobstore
+  register: preflight
+
+- name: Check offerings, spot bids and quotas for the plan
+  toil_preflight:
+    check: capacity
+    region: us-west-2
+    zone: us-west-2a
+    node_types: ["c4.8xlarge:0.6", "r3.8xlarge"]
+    max_nodes: [10, 1]
+    leader_node_type: m5.large
+# preflight.capacity.spot_prices, preflight.capacity.quotas, ...
+"""
+
+RETURN = r"""
+msg:
+  description: What each check found, one line per check.
+  returned: always
+  type: str
+names:
+  description: C(region) of the zone and C(output_kind) (C(local) or C(s3)).
+  returned: when names is checked
+  type: dict
+agent:
+  description: C(agent_keys) (keys in ssh-agent), C(fingerprint_kind), C(matched) (the key's comment).
+  returned: when agent is checked
+  type: dict
+clusters:
+  description:
+    - C(clusters), the Toil clusters found by name with their C(sources) and C(instances), and
+      C(cluster_exists), whether a cluster named O(cluster_name) exists.
+  returned: when clusters is checked
+  type: dict
+jobstore:
+  description: C(bucket), the job store bucket name, and C(bucket_exists).
+  returned: when jobstore is checked
+  type: dict
+capacity:
+  description:
+    - C(spot_prices) (current price in the zone by instance type), C(on_demand_prices) (unknown ones
+      left out), C(vcpus) by instance type, and C(quotas) (C(spot) and C(on_demand), each with code,
+      quota (null when unreadable), needed and in_use).
+  returned: when capacity is checked
+  type: dict
+storage:
+  description: Empty; the check either passes or fails.
+  returned: when storage is checked
+  type: dict
+preflight_warnings:
+  description: The warnings also shown by Ansible.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+from datetime import datetime, UTC
+
+try:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports it
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils.toil_preflight import (
+    QUOTA_ON_DEMAND_STANDARD,
+    QUOTA_SPOT_STANDARD,
+    PreflightError,
+    all_instance_types,
+    check_agent_keys,
+    check_bids,
+    check_cluster_hazards,
+    check_jobstore_bucket,
+    check_leader_storage,
+    check_names,
+    check_offered,
+    check_quota,
+    existing_clusters,
+    format_usd,
+    is_standard_family,
+    jobstore_bucket,
+    parsed_node_types,
+    vcpu_needs,
+)
+
+SPOT_PRODUCTS = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"]
+# The Price List API answers only in a few regions; us-east-1 serves every region's prices.
+PRICING_REGION = "us-east-1"
+PRICING_CONFIG = {"retries": {"total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 15}
+
+
+def _required(module, *names):
+    missing = [n for n in names if module.params.get(n) in (None, "")]
+    if missing:
+        module.fail_json(msg=f"toil_preflight check={module.params['check']} needs {', '.join(missing)}")
+
+
+def _aws_fail(module, error, what, fix):
+    code = ""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+        fix = f"give the credentials permission for {what} (read-only)"
+    module.fail_json(msg=f"AWS: cannot {what}: {error}. Fix: {fix}")
+
+
+# ---- names ---------------------------------------------------------------------------------------
+
+
+def run_names(module):
+    _required(module, "cluster_name", "zone", "output")
+    p = module.params
+    session = boto3.session.Session()
+    partitions = session.get_available_partitions()  # aws, aws-cn, aws-us-gov, ...
+    regions = {r for part in partitions for r in session.get_available_regions("ec2", part)}
+    result = check_names(p["cluster_name"], p["zone"], p["output"], regions)
+    return {
+        "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
+        f"output {p['output']} ({result['output_kind']})",
+        **result,
+    }, []
+
+
+# ---- agent ---------------------------------------------------------------------------------------
+
+
+def run_agent(module):
+    _required(module, "key_pair_name", "key_fingerprint")
+    p = module.params
+    key = p["key_pair_name"]
+    sock = p["ssh_auth_sock"]
+    if not sock:
+        raise PreflightError(
+            "toil_key_pair_name",
+            f"no ssh-agent (SSH_AUTH_SOCK is not set): Toil and Ansible "
+            f"log in to the leader with the key of '{key}' from ssh-agent",
+            f"start one and add the key: eval $(ssh-agent) && ssh-add <private key of '{key}'>",
+        )
+    ssh_add = module.get_bin_path("ssh-add")
+    if not ssh_add:
+        module.fail_json(msg="ssh-add not found. Fix: install the OpenSSH client")
+    rc, out, err = module.run_command([ssh_add, "-L"], environ_update={"SSH_AUTH_SOCK": sock})
+    if rc == 2 or (rc != 0 and "no identities" not in (out + err)):
+        raise PreflightError(
+            "toil_key_pair_name",
+            f"ssh-agent at SSH_AUTH_SOCK={sock} does not answer "
+            f"({(err or out).strip() or f'ssh-add exit {rc}'})",
+            f"start ssh-agent, export its SSH_AUTH_SOCK, and ssh-add the key of '{key}'",
+        )
+    result, warnings = check_agent_keys(
+        key, p["key_fingerprint"], out if rc == 0 else "", p["max_agent_keys"]
+    )
+    found = f"holds the key of '{key}' ({result['matched']})" if result["matched"] else "was not compared"
+    return {"msg": f"ssh-agent: {result['agent_keys']} key(s); {found}", **result}, warnings
+
+
+# ---- clusters ------------------------------------------------------------------------------------
+
+
+def _paginate(client, operation, key, **kwargs):
+    items = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        items += page.get(key, [])
+    return items
+
+
+def run_clusters(module):
+    _required(module, "cluster_name", "region")
+    name = module.params["cluster_name"]
+    warnings = []
+    ec2 = module.client("ec2")
+    try:
+        groups = _paginate(ec2, "describe_security_groups", "SecurityGroups")
+        reservations = _paginate(
+            ec2,
+            "describe_instances",
+            "Reservations",
+            Filters=[
+                {"Name": "tag-key", "Values": ["clusterName"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+            ],
+        )
+    except (BotoCoreError, ClientError) as error:
+        _aws_fail(
+            module,
+            error,
+            "list security groups and instances (ec2:Describe*)",
+            "check the AWS credentials and region",
+        )
+    instances = [i for r in reservations for i in r.get("Instances", [])]
+    try:
+        roles = [r["RoleName"] for r in _paginate(module.client("iam"), "list_roles", "Roles")]
+    except (BotoCoreError, ClientError) as error:
+        roles = []
+        warnings.append(
+            f"could not list IAM roles ({error}): clusters in other regions are not checked for name hazards"
+        )
+    clusters = existing_clusters(groups, instances, roles)
+    report = check_cluster_hazards(name, clusters)
+    return {"msg": report, "clusters": clusters, "cluster_exists": name in clusters}, warnings
+
+
+# ---- jobstore ------------------------------------------------------------------------------------
+
+
+def run_jobstore(module):
+    _required(module, "jobstore_name", "region")
+    p = module.params
+    bucket = jobstore_bucket(p["jobstore_name"])
+    try:
+        module.client("s3").head_bucket(Bucket=bucket)
+        status = 200
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            status = 404
+        elif code in ("403", "AccessDenied"):
+            status = 403
+        elif status == 301:  # the bucket lives in another region: it exists
+            status = 200
+    except BotoCoreError as error:
+        _aws_fail(module, error, f"ask S3 about bucket {bucket}", "check the AWS credentials")
+    this_run = (
+        bool(p["recorded_jobstore"]) and p["recorded_jobstore"] == f"aws:{module.region}:{p['jobstore_name']}"
+    )
+    report = check_jobstore_bucket(p["jobstore_name"], status, p["restart"], this_run, module.region)
+    return {"msg": report, "bucket": bucket, "bucket_exists": status == 200}, []
+
+
+# ---- capacity ------------------------------------------------------------------------------------
+
+
+def _offered_types(ec2, zone, types):
+    offers = []
+    for start in range(0, len(types), 100):
+        offers += _paginate(
+            ec2,
+            "describe_instance_type_offerings",
+            "InstanceTypeOfferings",
+            LocationType="availability-zone",
+            Filters=[
+                {"Name": "location", "Values": [zone]},
+                {"Name": "instance-type", "Values": types[start : start + 100]},
+            ],
+        )
+    return {o["InstanceType"] for o in offers}
+
+
+def _spot_prices(ec2, zone, types):
+    latest = {}
+    if not types:
+        return {}
+    history = _paginate(
+        ec2,
+        "describe_spot_price_history",
+        "SpotPriceHistory",
+        AvailabilityZone=zone,
+        InstanceTypes=types,
+        ProductDescriptions=SPOT_PRODUCTS,
+        StartTime=datetime.now(UTC),
+    )
+    for point in history:
+        known = latest.get(point["InstanceType"])
+        if known is None or point["Timestamp"] > known["Timestamp"]:
+            latest[point["InstanceType"]] = point
+    return {t: float(p["SpotPrice"]) for t, p in latest.items()}
+
+
+def _vcpus(ec2, types):
+    counts = {}
+    for start in range(0, len(types), 100):
+        for item in _paginate(
+            ec2, "describe_instance_types", "InstanceTypes", InstanceTypes=types[start : start + 100]
+        ):
+            counts[item["InstanceType"]] = item["VCpuInfo"]["DefaultVCpus"]
+    return counts
+
+
+def _in_use(ec2, vcpus_of):
+    """vCPUs of Standard-family instances already pending/running in the region: (spot, on-demand)."""
+    reservations = _paginate(
+        ec2,
+        "describe_instances",
+        "Reservations",
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}],
+    )
+    instances = [i for r in reservations for i in r.get("Instances", [])]
+    types = sorted({i["InstanceType"] for i in instances if is_standard_family(i["InstanceType"])})
+    missing = [t for t in types if t not in vcpus_of]
+    if missing:
+        vcpus_of.update(_vcpus(ec2, missing))
+    spot = on_demand = 0
+    for instance in instances:
+        count = (
+            vcpus_of.get(instance["InstanceType"], 0) if is_standard_family(instance["InstanceType"]) else 0
+        )
+        if instance.get("InstanceLifecycle") == "spot":
+            spot += count
+        else:
+            on_demand += count
+    return spot, on_demand
+
+
+def _quota(module, code):
+    """The applied quota value, or (None, reason) when Service Quotas cannot say."""
+    try:
+        answer = module.client("service-quotas").get_service_quota(ServiceCode="ec2", QuotaCode=code)
+        return answer["Quota"]["Value"], None
+    except (BotoCoreError, ClientError) as error:
+        return None, str(error)
+
+
+def _on_demand_prices(module, region, types):
+    prices, problem = {}, None
+    try:
+        # Prices only feed the cost estimate: one quick try, no retries.
+        pricing = module.client("pricing", region=PRICING_REGION, config=PRICING_CONFIG)
+        for instance_type in types:
+            filters = [
+                {"Type": "TERM_MATCH", "Field": field, "Value": value}
+                for field, value in (
+                    ("instanceType", instance_type),
+                    ("regionCode", region),
+                    ("operatingSystem", "Linux"),
+                    ("tenancy", "Shared"),
+                    ("preInstalledSw", "NA"),
+                    ("capacitystatus", "Used"),
+                    ("licenseModel", "No License required"),
+                )
+            ]
+            answer = pricing.get_products(ServiceCode="AmazonEC2", Filters=filters, MaxResults=1)
+            price = _price_of(answer.get("PriceList") or [])
+            if price is not None:
+                prices[instance_type] = price
+    except (BotoCoreError, ClientError, ValueError, KeyError) as error:
+        problem = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return prices, problem
+
+
+def _price_of(price_list):
+    for item in price_list:
+        product = json.loads(item) if isinstance(item, str) else item
+        for term in product.get("terms", {}).get("OnDemand", {}).values():
+            for dimension in term.get("priceDimensions", {}).values():
+                usd = dimension.get("pricePerUnit", {}).get("USD")
+                if usd is not None and float(usd) > 0:
+                    return float(usd)
+    return None
+
+
+def run_capacity(module):
+    _required(module, "zone", "region", "leader_node_type")
+    p = module.params
+    zone, leader = p["zone"], p["leader_node_type"]
+    if len(p["max_nodes"]) != len(p["node_types"]):
+        raise PreflightError(
+            "toil_max_nodes",
+            f"{len(p['max_nodes'])} values for {len(p['node_types'])} node types",
+            "give one value per node type, in the same order",
+        )
+    parsed = parsed_node_types(p["node_types"])
+    types = all_instance_types(parsed, leader)
+    ec2 = module.client("ec2")
+    try:
+        offered = _offered_types(ec2, zone, types)
+        warnings = check_offered(parsed, leader, zone, offered)
+        spot_types = sorted({t for _, kinds, bid in parsed if bid is not None for t in kinds if t in offered})
+        spot_prices = _spot_prices(ec2, zone, spot_types)
+        warnings += check_bids(parsed, spot_prices, zone)
+        vcpus = _vcpus(ec2, sorted(t for t in types if t in offered))
+        needs = vcpu_needs(parsed, p["max_nodes"], leader, vcpus)
+        spot_used, on_demand_used = _in_use(ec2, dict(vcpus))
+    except (BotoCoreError, ClientError) as error:
+        _aws_fail(
+            module,
+            error,
+            f"describe instance types, offerings and spot prices in {zone}",
+            "check the AWS credentials and toil_zone",
+        )
+    quotas = {}
+    for kind, code, used in (
+        ("spot", QUOTA_SPOT_STANDARD, spot_used),
+        ("on_demand", QUOTA_ON_DEMAND_STANDARD, on_demand_used),
+    ):
+        value, problem = _quota(module, code) if needs[kind] else (None, None)
+        quotas[kind] = {
+            "code": code,
+            "quota": value,
+            "needed": needs[kind],
+            "in_use": used,
+            "unreadable": problem,
+        }
+        try:
+            warnings += check_quota(kind, needs[kind], value, used, code)
+        except PreflightError as error:
+            if p["fail_on_quota"]:
+                raise
+            warnings.append(str(error))
+    if needs["unchecked"]:
+        warnings.append(
+            f"{', '.join(needs['unchecked'])} are outside the Standard vCPU quotas: check their "
+            "family's quota yourself"
+        )
+    prices = {}
+    if p["lookup_prices"]:
+        on_demand = sorted({t for _, kinds, bid in parsed if bid is None for t in kinds} | {leader})
+        prices, problem = _on_demand_prices(module, p["region"], on_demand)
+        if problem:
+            warnings.append(
+                f"on-demand prices unknown (AWS Price List API: {problem}): the plan's cost "
+                "ceiling leaves them out"
+            )
+    bids = ", ".join(f"{t} ${format_usd(v)}" for t, v in sorted(spot_prices.items())) or "no spot node types"
+    msg = (
+        f"zone {zone} offers every node type; spot prices now: {bids}; vCPUs needed: "
+        f"{needs['spot']} spot, {needs['on_demand']} on demand"
+    )
+    return {
+        "msg": msg,
+        "spot_prices": spot_prices,
+        "on_demand_prices": prices,
+        "vcpus": vcpus,
+        "quotas": quotas,
+    }, warnings
+
+
+# ---- storage -------------------------------------------------------------------------------------
+
+
+def run_storage(module):
+    _required(module, "leader_storage")
+    p = module.params
+    warnings = check_leader_storage(p["genomes"], p["leader_storage"], p["output_kind"])
+    return {"msg": f"the local genomes fit on the leader's {p['leader_storage']} GB"}, warnings
+
+
+CHECKS = {
+    "names": run_names,
+    "agent": run_agent,
+    "clusters": run_clusters,
+    "jobstore": run_jobstore,
+    "capacity": run_capacity,
+    "storage": run_storage,
+}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            check=dict(type="list", elements="str", required=True, choices=sorted(CHECKS)),
+            cluster_name=dict(type="str"),
+            zone=dict(type="str"),
+            jobstore_name=dict(type="str"),
+            output=dict(type="str"),
+            key_pair_name=dict(type="str"),
+            key_fingerprint=dict(type="str", no_log=False),
+            ssh_auth_sock=dict(type="str", default=""),
+            max_agent_keys=dict(type="int", default=5),
+            require_agent=dict(type="bool", default=True),
+            restart=dict(type="bool", default=False),
+            recorded_jobstore=dict(type="str", default=""),
+            node_types=dict(type="list", elements="str", default=[]),
+            max_nodes=dict(type="list", elements="int", default=[]),
+            leader_node_type=dict(type="str"),
+            fail_on_quota=dict(type="bool", default=True),
+            lookup_prices=dict(type="bool", default=True),
+            genomes=dict(type="list", elements="dict", default=[]),
+            leader_storage=dict(type="int"),
+            output_kind=dict(type="str", default="s3"),
+        ),
+        supports_check_mode=True,
+    )
+    result, messages, warnings = {"changed": False}, [], []
+    for check in module.params["check"]:
+        try:
+            found, found_warnings = CHECKS[check](module)
+        except PreflightError as error:
+            if check != "agent" or module.params["require_agent"]:
+                _warn(module, warnings)
+                module.fail_json(msg=str(error), variable=error.variable, check=check, **result)
+            found, found_warnings = {"msg": f"ssh-agent not checked: {error}"}, [str(error)]
+        messages.append(found.pop("msg"))
+        result[check] = found
+        warnings += found_warnings
+    _warn(module, warnings)
+    module.exit_json(msg="\n".join(messages), preflight_warnings=warnings, **result)
+
+
+def _warn(module, warnings):
+    for warning in warnings:
+        # Straight to AnsibleModule.warn: amazon.aws 10's wrapper also copies warnings into the
+        # result's `warnings`, which ansible-core 2.19 reports as deprecated.
+        module._module.warn(warning)
+
+
+if __name__ == "__main__":
+    main()

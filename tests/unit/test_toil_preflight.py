@@ -1,0 +1,578 @@
+"""Pre-flight decisions (module_utils/toil_preflight.py) and the toil_preflight module's AWS calls.
+
+The decisions are pure functions: fed here with what AWS and ssh-agent answer. The module's AWS
+calls run against moto in-process (no socket), through a stand-in for AnsibleAWSModule.
+"""
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+from ansible.module_utils.toil_preflight import (
+    QUOTA_ON_DEMAND_STANDARD,
+    QUOTA_SPOT_STANDARD,
+    PreflightError,
+    agent_key_fingerprints,
+    check_agent_keys,
+    check_bids,
+    check_cluster_hazards,
+    check_jobstore_bucket,
+    check_leader_storage,
+    check_names,
+    check_offered,
+    check_quota,
+    ec2_fingerprint_kind,
+    existing_clusters,
+    is_standard_family,
+    parse_agent_keys,
+    parsed_node_types,
+    vcpu_needs,
+    zone_region,
+)
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "toil_preflight.py"
+REGIONS = {"us-west-2", "us-east-1", "eu-west-1"}
+
+
+def _raises(variable, fragment, func, *args, **kwargs):
+    with pytest.raises(PreflightError) as caught:
+        func(*args, **kwargs)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert fragment in str(caught.value) and ". Fix: " in str(caught.value)
+    return str(caught.value)
+
+
+# ---- names ---------------------------------------------------------------------------------------
+
+
+def test_names_pass_and_give_the_region():
+    assert check_names("cactus-birds", "us-west-2b", "s3://b/out.hal", REGIONS) == {
+        "region": "us-west-2",
+        "output_kind": "s3",
+    }
+    assert check_names("c1", "eu-west-1a", "runs/out.hal", REGIONS)["output_kind"] == "local"
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("Cactus", "is not lowercase letters"),
+        ("cactus_run", "is not lowercase letters"),
+        ("cactus--run", "is not lowercase letters"),
+        ("x" * 60, "has 60 characters"),
+        ("", "empty cluster name"),
+    ],
+)
+def test_bad_cluster_names_use_the_planners_rule(name, fragment):
+    _raises("toil_cluster_name", fragment, check_names, name, "us-west-2a", "s3://b/o.hal", REGIONS)
+
+
+def test_a_region_where_a_zone_is_required_gets_its_own_message():
+    message = _raises("toil_zone", "'us-west-2' is a region", zone_region, "us-west-2")
+    assert "e.g. us-west-2a" in message
+    _raises("toil_zone", "is not an availability zone", zone_region, "west")
+    assert zone_region("ap-southeast-2c") == "ap-southeast-2"
+
+
+def test_zone_of_an_unknown_region_is_refused_before_aws_is_asked():
+    _raises(
+        "toil_zone", "which is not an EC2 region", check_names, "c", "xx-north-9a", "s3://b/o.hal", REGIONS
+    )
+
+
+def test_output_must_be_a_path_or_an_s3_url():
+    _raises(
+        "cactus_output",
+        "is not an s3://bucket/key URL",
+        check_names,
+        "c",
+        "us-west-2a",
+        "https://example.org/o.hal",
+        REGIONS,
+    )
+
+
+# ---- ssh-agent -----------------------------------------------------------------------------------
+
+
+def _rsa():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _ssh_line(private, comment="me@host"):
+    public = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return f"{public.decode()} {comment}"
+
+
+def _imported_rsa_fingerprint(private):
+    """What EC2 shows for an imported RSA key: MD5 of the public key's DER (as moto computes it)."""
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return ":".join(f"{b:02x}" for b in hashlib.md5(der).digest())  # noqa: S324
+
+
+def test_agent_keys_are_parsed_from_ssh_add_output():
+    key = _rsa()
+    keys = parse_agent_keys(f"{_ssh_line(key, 'a b c')}\nnot a key\nssh-rsa !!!notbase64\n\n")
+    assert len(keys) == 1 and keys[0]["type"] == "ssh-rsa" and keys[0]["comment"] == "a b c"
+
+
+def test_imported_rsa_key_in_agent_matches():
+    key = _rsa()
+    result, warnings = check_agent_keys(
+        "k", _imported_rsa_fingerprint(key), _ssh_line(_rsa()) + "\n" + _ssh_line(key, "the-one")
+    )
+    assert result["matched"] == "the-one" and result["fingerprint_kind"] == "md5" and warnings == []
+
+
+def test_matches_what_moto_computes():
+    moto_utils = pytest.importorskip("moto.ec2.utils")
+    key = _rsa()
+    fingerprint = moto_utils.public_key_fingerprint(key.public_key(), moto_utils.md5_hash)
+    assert check_agent_keys("k", fingerprint, _ssh_line(key))[0]["matched"]
+    edkey = ed25519.Ed25519PrivateKey.generate()
+    fingerprint = moto_utils.public_key_fingerprint(edkey.public_key(), hashlib.sha256)
+    assert check_agent_keys("k", fingerprint, _ssh_line(edkey))[0]["matched"]
+
+
+def test_ed25519_fingerprint_in_awss_base64_form_matches():
+    key = ed25519.Ed25519PrivateKey.generate()
+    line = _ssh_line(key)
+    blob = base64.b64decode(line.split()[1])
+    aws_form = base64.b64encode(hashlib.sha256(blob).digest()).decode()  # with '=' padding
+    assert ec2_fingerprint_kind(aws_form) == "sha256"
+    assert check_agent_keys("k", aws_form, line)[0]["matched"]
+    assert f"sha256:{aws_form.rstrip('=')}" in agent_key_fingerprints(parse_agent_keys(line)[0])
+
+
+def test_wrong_key_in_agent_is_refused():
+    message = _raises(
+        "toil_key_pair_name",
+        "none of the 2 key(s) in ssh-agent",
+        check_agent_keys,
+        "my-key",
+        _imported_rsa_fingerprint(_rsa()),
+        _ssh_line(_rsa()) + "\n" + _ssh_line(_rsa()),
+    )
+    assert "ssh-add the private key of 'my-key'" in message
+
+
+def test_empty_agent_is_refused():
+    _raises("toil_key_pair_name", "ssh-agent holds no key", check_agent_keys, "k", "aa:" * 15 + "aa", "")
+
+
+def test_key_made_by_aws_cannot_be_compared_and_says_so():
+    sha1 = ":".join(["ab"] * 20)
+    assert ec2_fingerprint_kind(sha1) == "sha1"
+    result, warnings = check_agent_keys("k", sha1, _ssh_line(_rsa()))
+    assert result["matched"] is None
+    assert len(warnings) == 1 and "created by AWS" in warnings[0] and "SHA1 of the private key" in warnings[0]
+
+
+def test_more_than_five_keys_in_agent_warns():
+    keys = [ed25519.Ed25519PrivateKey.generate() for _ in range(6)]
+    text = "\n".join(_ssh_line(k) for k in keys)
+    fingerprint = base64.b64encode(hashlib.sha256(base64.b64decode(_ssh_line(keys[3]).split()[1])).digest())
+    result, warnings = check_agent_keys("k", fingerprint.decode(), text)
+    assert result["matched"] and any("Too many authentication failures" in w for w in warnings)
+
+
+# ---- existing clusters ---------------------------------------------------------------------------
+
+
+def _instance(cluster, role="leader", state="running", instance_id="i-1", time="2026-01-01"):
+    return {
+        "InstanceId": instance_id,
+        "State": {"Name": state},
+        "LaunchTime": time,
+        "Tags": [{"Key": "clusterName", "Value": cluster}, {"Key": "ToilNodeType", "Value": role}],
+    }
+
+
+def test_clusters_are_found_by_tag_security_group_and_iam_role():
+    groups = [
+        {"GroupName": "default", "GroupId": "sg-0", "Description": "default VPC security group"},
+        {"GroupName": "web", "GroupId": "sg-1", "Description": "my web servers"},
+        {"GroupName": "birds", "GroupId": "sg-2", "Description": "Toil appliance security group"},
+        {"GroupName": "fish", "GroupId": "sg-3", "Description": "anything"},
+    ]
+    instances = [_instance("fish"), {"InstanceId": "i-9", "Tags": [{"Key": "Name", "Value": "x"}]}]
+    roles = ["cactus_run_toil", "AWSServiceRoleForSupport", "toil", "odd__name_toil"]
+    clusters = existing_clusters(groups, instances, roles)
+    assert sorted(clusters) == ["birds", "cactus-run", "fish"]
+    assert clusters["fish"]["sources"] == ["instances tagged clusterName", "security group sg-3"]
+    assert clusters["cactus-run"]["sources"] == ["IAM role cactus_run_toil"]
+
+
+@pytest.mark.parametrize(
+    ("name", "other"), [("cactus-run", "cactus"), ("cactus", "cactus-run"), ("a-b-c", "a")]
+)
+def test_hyphen_prefix_names_are_refused_both_ways(name, other):
+    clusters = {other: {"sources": ["security group sg-1"], "instances": []}}
+    message = _raises(
+        "toil_cluster_name", f"existing cluster '{other}'", check_cluster_hazards, name, clusters
+    )
+    assert "IAM role" in message
+
+
+def test_similar_names_that_are_not_hyphen_prefixes_pass():
+    clusters = {"cactus": {"sources": ["security group sg-1"], "instances": []}}
+    assert "does not exist yet" in check_cluster_hazards("cactusrun", clusters)
+    assert "does not exist yet" in check_cluster_hazards("run-cactus", clusters)
+
+
+def test_existing_cluster_of_the_same_name_is_reported_for_reuse():
+    clusters = existing_clusters(
+        [],
+        [
+            _instance("birds", "worker", instance_id="i-2", time="2026-01-02"),
+            _instance("birds", instance_id="i-1"),
+        ],
+        [],
+    )
+    report = check_cluster_hazards("birds", clusters)
+    assert "already exists (leader i-1 (running)" in report and "launch will reuse it" in report
+
+
+# ---- job store bucket ----------------------------------------------------------------------------
+
+
+def test_job_store_bucket_verdicts():
+    assert "is free" in check_jobstore_bucket("js", 404, restart=False)
+    assert "restarts from it" in check_jobstore_bucket("js", 200, restart=True)
+    assert "is this run's" in check_jobstore_bucket("js", 200, restart=False, this_run=True)
+    _raises("toil_jobstore_name", "'js--toil' already exists", check_jobstore_bucket, "js", 200, False)
+    _raises("toil_jobstore_name", "belongs to another AWS account", check_jobstore_bucket, "js", 403, False)
+    _raises("toil_jobstore_name", "belongs to another AWS account", check_jobstore_bucket, "js", 403, True)
+    _raises(
+        "cactus_restart",
+        "no job store bucket 'js--toil' to restart from",
+        check_jobstore_bucket,
+        "js",
+        404,
+        True,
+    )
+    _raises("toil_jobstore_name", "S3 answered 500", check_jobstore_bucket, "js", 500, False)
+
+
+# ---- node types, bids, quotas --------------------------------------------------------------------
+
+
+def test_node_types_must_be_offered_in_the_zone():
+    parsed = parsed_node_types(["c5.4xlarge/c5a.4xlarge:0.42", "r5.8xlarge"])
+    offered = {"c5.4xlarge", "c5a.4xlarge", "r5.8xlarge", "m5.large"}
+    assert check_offered(parsed, "m5.large", "us-west-2a", offered) == []
+    warnings = check_offered(parsed, "m5.large", "us-west-2a", offered - {"c5a.4xlarge"})
+    assert warnings == [
+        "c5a.4xlarge (in node type 'c5.4xlarge/c5a.4xlarge:0.42') is not offered in us-west-2a: "
+        "only its alternatives can start"
+    ]
+    _raises(
+        "toil_node_types",
+        "r5.8xlarge (node type 'r5.8xlarge') is not offered in zone us-west-2a",
+        check_offered,
+        parsed,
+        "m5.large",
+        "us-west-2a",
+        offered - {"r5.8xlarge"},
+    )
+    _raises(
+        "toil_leader_node_type",
+        "m5.large is not offered in zone us-west-2a",
+        check_offered,
+        parsed,
+        "m5.large",
+        "us-west-2a",
+        offered - {"m5.large"},
+    )
+
+
+def test_spot_bid_below_every_price_is_refused_with_a_bid_that_works():
+    parsed = parsed_node_types(["c4.8xlarge:0.6", "r3.8xlarge"])
+    message = _raises(
+        "toil_node_types",
+        "the spot bid $0.6/hour of 'c4.8xlarge:0.6' is below the current spot "
+        "price in us-west-2a (c4.8xlarge $0.71)",
+        check_bids,
+        parsed,
+        {"c4.8xlarge": 0.71},
+        "us-west-2a",
+    )
+    assert "c4.8xlarge:0.86" in message  # 20% above the price, rounded up to the cent
+
+
+def test_spot_bid_warnings():
+    parsed = parsed_node_types(["c5.4xlarge/c5a.4xlarge:0.5"])
+    assert check_bids(parsed, {"c5.4xlarge": 0.2, "c5a.4xlarge": 0.3}, "z") == []
+    below_one = check_bids(parsed, {"c5.4xlarge": 0.2, "c5a.4xlarge": 0.6}, "z")
+    assert len(below_one) == 1 and "only its alternatives can start" in below_one[0]
+    close = check_bids(parsed, {"c5.4xlarge": 0.45, "c5a.4xlarge": 0.3}, "z")
+    assert len(close) == 1 and "within 20%" in close[0]
+    unpriced = check_bids(parsed, {}, "z")
+    assert len(unpriced) == 1 and "no spot price" in unpriced[0]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "standard"),
+    [
+        ("c4.8xlarge", True),
+        ("r3.8xlarge", True),
+        ("m5.large", True),
+        ("t3.micro", True),
+        ("z1d.large", True),
+        ("i3en.large", True),
+        ("d3.xlarge", True),
+        ("p3.2xlarge", False),
+        ("g5.xlarge", False),
+        ("x2idn.32xlarge", False),
+        ("inf1.xlarge", False),
+        ("hpc6a.48xlarge", False),
+        ("mac1.metal", False),
+        ("dl1.24xlarge", False),
+        ("trn1.2xlarge", False),
+        ("f1.2xlarge", False),
+    ],
+)
+def test_standard_vcpu_quota_families(instance_type, standard):
+    assert is_standard_family(instance_type) is standard
+
+
+def test_vcpus_needed_per_quota():
+    parsed = parsed_node_types(["c4.8xlarge:0.6", "r3.8xlarge", "c5.4xlarge/c5.9xlarge:0.4", "p3.2xlarge"])
+    vcpus = {
+        "c4.8xlarge": 36,
+        "r3.8xlarge": 32,
+        "c5.4xlarge": 16,
+        "c5.9xlarge": 36,
+        "p3.2xlarge": 8,
+        "m5.large": 2,
+    }
+    needs = vcpu_needs(parsed, [20, 2, 1, 3], "m5.large", vcpus)
+    assert needs == {"spot": 20 * 36 + 36, "on_demand": 2 * 32 + 2, "unchecked": ["p3.2xlarge"]}
+
+
+def test_quota_checks():
+    assert check_quota("spot", 0, None, 0, QUOTA_SPOT_STANDARD) == []
+    unreadable = check_quota("spot", 720, None, 0, QUOTA_SPOT_STANDARD)
+    assert len(unreadable) == 1 and "could not read the spot vCPU quota (L-34B43A08)" in unreadable[0]
+    message = _raises(
+        "toil_max_nodes",
+        "may run 720 spot vCPUs at once",
+        check_quota,
+        "spot",
+        720,
+        640.0,
+        0,
+        QUOTA_SPOT_STANDARD,
+    )
+    assert "--quota-code L-34B43A08 --desired-value 720" in message
+    assert check_quota("on_demand", 66, 128.0, 0, QUOTA_ON_DEMAND_STANDARD) == []
+    busy = check_quota("on_demand", 66, 128.0, 96, QUOTA_ON_DEMAND_STANDARD)
+    assert len(busy) == 1 and "96 on-demand vCPUs already run" in busy[0]
+
+
+# ---- the leader's disk ---------------------------------------------------------------------------
+
+
+def test_local_genomes_must_fit_on_the_leader():
+    genomes = [
+        {"kind": "local", "size_on_disk": 30 * 10**9},
+        {"kind": "local", "size_on_disk": 25 * 10**9},
+        {"kind": "s3", "size_on_disk": 900 * 10**9},
+    ]
+    message = _raises(
+        "toil_leader_storage",
+        "100 GB cannot hold the 2 local genome(s) staged on the leader (55 GB)",
+        check_leader_storage,
+        genomes,
+        100,
+        "s3",
+    )
+    assert "raise toil_leader_storage to 105" in message and "s3:// URLs" in message
+    assert check_leader_storage(genomes, 105, "s3") == []
+    assert "cactus_output is a local path" in check_leader_storage(genomes, 105, "local")[0]
+    assert check_leader_storage(genomes[2:], 50, "local") == []
+
+
+# ---- the module's AWS calls, against moto in-process ---------------------------------------------
+
+
+class ModuleFailed(Exception):
+    pass
+
+
+class FakeModule:
+    """Just what toil_preflight's check functions use of AnsibleAWSModule."""
+
+    def __init__(self, **params):
+        defaults = {
+            "ssh_auth_sock": "",
+            "max_agent_keys": 5,
+            "require_agent": True,
+            "restart": False,
+            "node_types": [],
+            "max_nodes": [],
+            "fail_on_quota": True,
+            "lookup_prices": True,
+            "genomes": [],
+            "output_kind": "s3",
+            "region": "us-west-2",
+            "recorded_jobstore": "",
+        }
+        self.params = {**defaults, **params}
+
+    @property
+    def region(self):
+        return self.params["region"]
+
+    def client(self, service, region=None, **_):
+        return boto3.client(service, region_name=region or self.params["region"])
+
+    def fail_json(self, **kwargs):
+        raise ModuleFailed(kwargs["msg"])
+
+    def get_bin_path(self, name):
+        return name
+
+    def run_command(self, argv, environ_update=None):
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env={**os.environ, **(environ_update or {})}
+        )
+        return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def preflight_module():
+    spec = importlib.util.spec_from_file_location("toil_preflight_module", MODULE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    moto = pytest.importorskip("moto")
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    with moto.mock_aws():
+        yield
+
+
+def test_module_finds_clusters_and_refuses_a_prefix_name(aws, preflight_module):
+    ec2 = boto3.client("ec2", region_name="us-west-2")
+    group = ec2.create_security_group(GroupName="birds", Description="Toil appliance security group")
+    ec2.run_instances(
+        ImageId="ami-1e749f67",
+        InstanceType="t2.medium",
+        MinCount=1,
+        MaxCount=1,
+        SecurityGroupIds=[group["GroupId"]],
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [
+                    {"Key": "clusterName", "Value": "birds"},
+                    {"Key": "ToilNodeType", "Value": "leader"},
+                ],
+            }
+        ],
+    )
+    found, _ = preflight_module.run_clusters(FakeModule(cluster_name="birds"))
+    assert found["cluster_exists"] and "launch will reuse it" in found["msg"]
+    with pytest.raises(PreflightError, match="toil_cluster_name: 'birds-2' and the existing cluster 'birds'"):
+        preflight_module.run_clusters(FakeModule(cluster_name="birds-2"))
+
+
+def test_module_checks_the_job_store_bucket(aws, preflight_module):
+    found, _ = preflight_module.run_jobstore(FakeModule(jobstore_name="js"))
+    assert found["bucket"] == "js--toil" and not found["bucket_exists"]
+    boto3.client("s3", region_name="us-west-2").create_bucket(
+        Bucket="js--toil", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    with pytest.raises(PreflightError, match="already exists"):
+        preflight_module.run_jobstore(FakeModule(jobstore_name="js"))
+    assert preflight_module.run_jobstore(FakeModule(jobstore_name="js", restart=True))[0]["bucket_exists"]
+    mine = FakeModule(jobstore_name="js", recorded_jobstore="aws:us-west-2:js")
+    assert "is this run's" in preflight_module.run_jobstore(mine)[0]["msg"]
+    with pytest.raises(PreflightError, match="already exists"):
+        preflight_module.run_jobstore(FakeModule(jobstore_name="js", recorded_jobstore="aws:us-west-2:other"))
+
+
+def test_module_checks_capacity(aws, preflight_module):
+    params = {"zone": "us-west-2a", "leader_node_type": "m5.large", "lookup_prices": False}
+    found, warnings = preflight_module.run_capacity(
+        FakeModule(node_types=["c4.8xlarge:0.6", "r3.8xlarge"], max_nodes=[10, 1], **params)
+    )
+    assert found["vcpus"] == {"c4.8xlarge": 36, "m5.large": 2, "r3.8xlarge": 32}
+    assert found["quotas"]["spot"]["needed"] == 360 and found["quotas"]["on_demand"]["needed"] == 34
+    assert set(found["spot_prices"]) == {"c4.8xlarge"}
+    assert any("could not read the spot vCPU quota" in w for w in warnings)  # moto: no ec2 quotas
+    with pytest.raises(PreflightError, match="below the current spot price"):
+        preflight_module.run_capacity(FakeModule(node_types=["c5.xlarge:0.000001"], max_nodes=[1], **params))
+    with pytest.raises(PreflightError, match="toil_max_nodes: 1 values for 2 node types"):
+        preflight_module.run_capacity(
+            FakeModule(node_types=["c5.xlarge", "r5.xlarge"], max_nodes=[1], **params)
+        )
+
+
+def test_module_reads_on_demand_prices_from_a_price_list():
+    spec = importlib.util.spec_from_file_location("toil_preflight_module", MODULE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    product = {
+        "terms": {"OnDemand": {"X.Y": {"priceDimensions": {"X.Y.Z": {"pricePerUnit": {"USD": "2.6600"}}}}}}
+    }
+    assert module._price_of([json.dumps(product)]) == 2.66
+    assert module._price_of([]) is None
+
+
+def test_module_checks_a_real_ssh_agent(tmp_path, preflight_module):
+    sock = tmp_path / "agent.sock"
+    out = subprocess.run(
+        ["ssh-agent", "-s", "-a", str(sock)], check=True, capture_output=True, text=True
+    ).stdout
+    pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        params = {"key_pair_name": "k", "ssh_auth_sock": str(sock)}
+        key = _rsa()
+        fingerprint = _imported_rsa_fingerprint(key)
+        with pytest.raises(PreflightError, match="ssh-agent holds no key"):
+            preflight_module.run_agent(FakeModule(key_fingerprint=fingerprint, **params))
+        key_file = tmp_path / "id_rsa"
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+        )
+        key_file.chmod(0o600)
+        subprocess.run(["ssh-add", "-q", str(key_file)], check=True, env=env, capture_output=True)
+        found, warnings = preflight_module.run_agent(FakeModule(key_fingerprint=fingerprint, **params))
+        assert found["agent_keys"] == 1 and found["matched"] and warnings == []
+        with pytest.raises(PreflightError, match="does not answer"):
+            preflight_module.run_agent(
+                FakeModule(
+                    key_fingerprint=fingerprint,
+                    key_pair_name="k",
+                    ssh_auth_sock=str(tmp_path / "nowhere.sock"),
+                )
+            )
+        with pytest.raises(PreflightError, match=r"no ssh-agent \(SSH_AUTH_SOCK is not set\)"):
+            preflight_module.run_agent(FakeModule(key_fingerprint=fingerprint, key_pair_name="k"))
+    finally:
+        os.kill(pid, 15)
