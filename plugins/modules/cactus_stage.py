@@ -32,6 +32,16 @@ options:
     description: JSON file of cached checksums.
     type: path
     required: true
+  s3_url:
+    description:
+      - When set (C(s3://bucket/prefix)), the genomes are staged for S3 instead of the leader: the
+        module returns O(s3_url)-based C(uploads) and C(seqfile_text), the seqFile with C(s3://) URLs
+        for local genomes (URLs kept). Genome directories cannot go to S3 (Cactus reads a directory
+        of FASTA only from a local path).
+    type: str
+  tree:
+    description: The seqFile's tree line (the plan's C(tree)), for C(seqfile_text).
+    type: str
 author: cactus-aws maintainers
 """
 
@@ -58,6 +68,15 @@ manifest:
   description: Path of the manifest.
   type: str
   returned: always
+uploads:
+  description: With O(s3_url), the files to upload, each with C(src), C(bucket), C(key), C(sha256).
+  type: list
+  elements: dict
+  returned: when s3_url is set
+seqfile_text:
+  description: With O(s3_url), the seqFile for the leader, with C(s3://) URLs for local genomes.
+  type: str
+  returned: when s3_url is set
 """
 
 import hashlib
@@ -101,10 +120,12 @@ def cached_sha256(path, cache):
     return digest, st.st_size
 
 
-def place_link(link, target):
-    """Point link at target; return True when something changed."""
+def place_link(link, target, dry_run=False):
+    """Point link at target; return True when something changed (or would, with dry_run)."""
     if os.path.islink(link) and os.readlink(link) == target:
         return False
+    if dry_run:
+        return True
     if os.path.lexists(link):
         os.unlink(link)
     os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -112,23 +133,26 @@ def place_link(link, target):
     return True
 
 
-def remove_stale(stage_dir, wanted):
+def remove_stale(stage_dir, wanted, dry_run=False):
     """Drop links (and then empty directories) that are no longer in the plan."""
     changed = False
+    if not os.path.isdir(stage_dir):
+        return changed
     for root, dirs, files in os.walk(stage_dir, topdown=False):
         for name in files + dirs:  # a link to a genome directory is listed among dirs
             path = os.path.join(root, name)
             rel = os.path.relpath(path, stage_dir)
             if os.path.islink(path) or os.path.isfile(path):
                 if rel != ".manifest.sha256" and rel not in wanted:
-                    os.unlink(path)
+                    if not dry_run:
+                        os.unlink(path)
                     changed = True
-            elif not os.listdir(path):
+            elif not dry_run and not os.listdir(path):
                 os.rmdir(path)
     return changed
 
 
-def stage(genomes, leader_genomes_dir, stage_dir, cache_path):
+def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
     prefix = leader_genomes_dir.rstrip("/") + "/"
     try:
         with open(cache_path) as f:
@@ -136,34 +160,64 @@ def stage(genomes, leader_genomes_dir, stage_dir, cache_path):
     except (OSError, ValueError):
         cache = {}
     changed, wanted, manifest, total = False, set(), [], 0
-    os.makedirs(stage_dir, exist_ok=True)
+    if not dry_run:
+        os.makedirs(stage_dir, exist_ok=True)
     for genome in genomes:
         if genome.get("kind") != "local":
             continue
         if not genome["leader_path"].startswith(prefix):
             raise ValueError(f"genome {genome['name']}: {genome['leader_path']} is not below {prefix}")
         target = genome["leader_path"][len(prefix):]
-        changed |= place_link(os.path.join(stage_dir, target), genome["resolved"])
+        changed |= place_link(os.path.join(stage_dir, target), genome["resolved"], dry_run)
         wanted.add(target)
         for path, rel in local_files(genome["resolved"], target):
             digest, size = cached_sha256(path, cache)
             manifest.append(f"{digest}  {rel}\n")
             total += size
-    changed |= remove_stale(stage_dir, wanted)
+    changed |= remove_stale(stage_dir, wanted, dry_run)
     manifest_path = os.path.join(stage_dir, ".manifest.sha256")
     text = "".join(sorted(manifest, key=lambda line: line[66:]))
     old = None
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
             old = f.read()
+    changed |= old != text
+    result = {"files": len(manifest), "bytes": total, "manifest": manifest_path, "manifest_text": text}
+    if dry_run:
+        return changed, result
     if old != text:
         with open(manifest_path, "w") as f:
             f.write(text)
-        changed = True
     with open(cache_path + ".tmp", "w") as f:
         json.dump(cache, f)
     os.replace(cache_path + ".tmp", cache_path)
-    return changed, {"files": len(manifest), "bytes": total, "manifest": manifest_path}
+    return changed, result
+
+
+def s3_layout(genomes, leader_genomes_dir, s3_url, tree, manifest_text):
+    """Where each local genome goes in S3, and the seqFile that points there."""
+    bucket, _, prefix = s3_url[len("s3://"):].partition("/")
+    prefix = prefix.strip("/")
+    digests = {}
+    for line in manifest_text.splitlines():
+        digest, rel = line.split("  ", 1)
+        digests[rel] = digest
+    base = leader_genomes_dir.rstrip("/") + "/"
+    uploads, lines = [], [tree] if tree else []
+    for genome in genomes:
+        path = genome.get("resolved") or genome.get("path")
+        if genome.get("kind") == "local":
+            if os.path.isdir(genome["resolved"]):
+                raise ValueError(
+                    f"genome {genome['name']} is a directory, which Cactus reads only from a local path: "
+                    "transfer it with cactus_transfer_mode=rsync, or join its files into one FASTA"
+                )
+            rel = genome["leader_path"][len(base):]
+            key = f"{prefix}/{rel}" if prefix else rel
+            uploads.append({"src": genome["resolved"], "bucket": bucket, "key": key, "sha256": digests[rel]})
+            path = f"s3://{bucket}/{key}"
+        lines.append(f"{'*' if genome.get('outgroup') else ''}{genome['name']}\t{path}")
+    return uploads, "\n".join(lines) + "\n"
 
 
 def main():
@@ -173,14 +227,25 @@ def main():
             leader_genomes_dir=dict(type="str", required=True),
             stage_dir=dict(type="path", required=True),
             cache=dict(type="path", required=True),
+            s3_url=dict(type="str"),
+            tree=dict(type="str"),
         ),
-        supports_check_mode=False,
+        supports_check_mode=True,
     )
     p = module.params
     try:
-        changed, result = stage(p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"])
+        changed, result = stage(
+            p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"], dry_run=module.check_mode
+        )
+        if p["s3_url"]:
+            if not p["s3_url"].startswith("s3://") or len(p["s3_url"]) <= len("s3://"):
+                raise ValueError(f"{p['s3_url']!r} is not an s3://bucket[/prefix] URL")
+            result["uploads"], result["seqfile_text"] = s3_layout(
+                p["genomes"], p["leader_genomes_dir"], p["s3_url"], p["tree"], result["manifest_text"]
+            )
     except (OSError, ValueError) as e:
         module.fail_json(msg=f"cactus_seqfile: cannot stage the local genomes: {e}")
+    del result["manifest_text"]
     module.exit_json(changed=changed, **result)
 
 

@@ -245,3 +245,20 @@ def _stat(output, name):
         if name + ":" in line:
             return int(line.split(":", 1)[1].split("bytes")[0].strip().strip("'").replace(",", ""))
     raise AssertionError(f"no {name!r} in the output")
+
+
+def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_path):
+    """Genomes uploaded to S3, the leader's seqFile pointing there, Toil importing them from S3."""
+    staged = {"cactus_transfer_mode": "s3", "cactus_transfer_s3_url": "s3://e2e-inputs/run1"}
+    project = _fresh_project(cloud, release, tmp_path, "e2e-s3", **staged)
+    try:
+        project.play()
+        keys = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket="e2e-inputs")["Contents"]]
+        assert sorted(keys) == [f"run1/{name}/{name}.fa" for name in ("simDog", "simHuman", "simMouse")]
+        seqfile = cloud.appliance("cat", project.plan()["leader_seqfile"]).stdout
+        assert "simDog\ts3://e2e-inputs/run1/simDog/simDog.fa" in seqfile
+        assert project.output.read_bytes() == reference_hal["hal"]
+        again = project.play("--tags", "transfer")
+        assert recap(again.stdout)["e2e-s3-leader"]["changed"] == 0
+    finally:
+        _destroy(project)

@@ -62,4 +62,5 @@ def test_elapsed():
     assert cactus_run.cactus_run_elapsed(record, "2026-11-24T09:00:00+00:00") == "0:00:30"
     assert cactus_run.cactus_run_elapsed({}, "2026-11-24T09:00:00+00:00") is None
     # Ansible's now(utc=true) is naive: read as UTC.
-    assert cactus_run.cactus_run_elapsed({"started_at": "2026-11-24T01:00:00"}, "2026-11-24T01:00:09+00:00") == "0:00:09"
+    naive = {"started_at": "2026-11-24T01:00:00"}
+    assert cactus_run.cactus_run_elapsed(naive, "2026-11-24T01:00:09+00:00") == "0:00:09"

@@ -70,3 +70,31 @@ def test_stage_refuses_paths_outside_the_genomes_dir(tmp_path):
         assert "not below" in str(e)
     else:
         raise AssertionError("expected a ValueError")
+
+
+def test_s3_layout_rewrites_local_genomes_to_s3_urls(tmp_path):
+    a = tmp_path / "a.fa"
+    a.write_text(">a\nACGT\n")
+    genomes = [
+        {**genome("a", a, "a/a.fa"), "outgroup": True},
+        {"name": "c", "kind": "url", "resolved": "https://host/c.fa.gz", "leader_path": "https://host/c.fa.gz"},
+    ]
+    stage = tmp_path / "stage"
+    _, result = cactus_stage.stage(genomes, LEADER, str(stage), str(tmp_path / "cache.json"))
+    uploads, text = cactus_stage.s3_layout(
+        genomes, LEADER, "s3://inputs/run1/", "(a:1,c:2);", result["manifest_text"]
+    )
+    assert uploads == [{"src": str(a), "bucket": "inputs", "key": "run1/a/a.fa",
+                        "sha256": hashlib.sha256(a.read_bytes()).hexdigest()}]
+    assert text == "(a:1,c:2);\n*a\ts3://inputs/run1/a/a.fa\nc\thttps://host/c.fa.gz\n"
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    a = tmp_path / "a.fa"
+    a.write_text(">a\nACGT\n")
+    stage = tmp_path / "stage"
+    cache = tmp_path / "c.json"
+    genomes = [genome("a", a, "a/a.fa")]
+    changed, result = cactus_stage.stage(genomes, LEADER, str(stage), str(cache), dry_run=True)
+    assert changed and result["files"] == 1
+    assert not stage.exists() and not cache.exists()
