@@ -73,7 +73,7 @@ def cactus_run_elapsed(record, now_iso):
 def _utc(iso):
     """Parse an ISO time; a time without an offset is UTC (Ansible's now(utc=true) has none)."""
     moment = datetime.datetime.fromisoformat(iso)
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def _act(action, message):
