@@ -99,9 +99,17 @@ def test_check_mode_on_an_empty_account_creates_nothing(cloud, release, tmp_path
 
 @pytest.mark.parametrize("method", ["git"])
 def test_provision_from_git_tag_and_repair_a_recreated_appliance(cloud, release, tmp_path, method):
-    project = _fresh_project(cloud, release, tmp_path, "e2e-prov", cactus_provision_method=method)
+    project = _fresh_project(cloud, release, tmp_path, "e2e-prov", cactus_provision_method=method,
+                             toil_launch_ssh_ingress_cidrs=["127.0.0.0/8"])  # fmt: skip
     try:
         project.play("--tags", "prereqs,plan,launch,provision")
+        # SSH to the leader only from the given CIDR; Toil's rules inside the cluster kept.
+        group = cloud.client("ec2").describe_security_groups(GroupNames=["e2e-prov"])["SecurityGroups"][0]
+        rules = {(r["IpProtocol"], r.get("FromPort")): r for r in group["IpPermissions"]}
+        assert [c["CidrIp"] for c in rules[("tcp", 22)]["IpRanges"]] == ["127.0.0.0/8"]
+        assert not rules[("tcp", 22)].get("Ipv6Ranges")
+        assert rules[("tcp", 0)]["UserIdGroupPairs"] and rules[("udp", 0)]["UserIdGroupPairs"]
+
         again = project.play("--tags", "launch,provision")
         assert all(h["changed"] == 0 for h in recap(again.stdout).values()), recap(again.stdout)
 
