@@ -15,13 +15,14 @@ description:
   - Runs on the controller. Remote genomes (URLs) are left alone.
 options:
   genomes:
-    description: The plan's genomes (C(name), C(kind), C(resolved), C(leader_path)).
+    description: The plan's genomes (C(name), C(kind), C(resolved), C(leader_path), C(outgroup)).
     type: list
     elements: dict
     required: true
   leader_genomes_dir:
-    description: The directory on the leader that receives the genomes; every C(leader_path) of a
-      local genome is below it.
+    description:
+      - The directory on the leader that receives the genomes; every C(leader_path) of a local
+        genome is below it.
     type: str
     required: true
   stage_dir:
@@ -34,10 +35,10 @@ options:
     required: true
   s3_url:
     description:
-      - When set (C(s3://bucket/prefix)), the genomes are staged for S3 instead of the leader: the
-        module returns O(s3_url)-based C(uploads) and C(seqfile_text), the seqFile with C(s3://) URLs
-        for local genomes (URLs kept). Genome directories cannot go to S3 (Cactus reads a directory
-        of FASTA only from a local path).
+      - When set (C(s3://bucket/prefix)), the genomes are staged for S3 instead of the leader. The
+        module then returns C(uploads) below O(s3_url) and C(seqfile_text), the seqFile with C(s3://)
+        URLs for local genomes (URLs kept). Genome directories cannot go to S3 (Cactus reads a
+        directory of FASTA only from a local path).
     type: str
   tree:
     description: The seqFile's tree line (the plan's C(tree)), for C(seqfile_text).

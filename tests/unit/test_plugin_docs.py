@@ -1,0 +1,21 @@
+"""Every plugin of the project has a manual that ansible-doc can show (the docs are the manual)."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[2]
+PLUGINS = [
+    ("module", p.stem) for p in sorted((TOP / "plugins" / "modules").glob("*.py"))
+] + [("inventory", "toil_cluster"), ("connection", "toil_appliance")]
+
+
+@pytest.mark.parametrize(("kind", "name"), PLUGINS, ids=[f"{k}:{n}" for k, n in PLUGINS])
+def test_ansible_doc_shows_the_manual(kind, name, tmp_path):
+    env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["ansible-doc", "-t", kind, name], cwd=TOP, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "EXAMPLES" in result.stdout, result.stderr[-2000:]
