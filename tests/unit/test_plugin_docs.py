@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ PLUGINS = [
 @pytest.mark.parametrize(("kind", "name"), PLUGINS, ids=[f"{k}:{n}" for k, n in PLUGINS])
 def test_ansible_doc_shows_the_manual(kind, name, tmp_path):
     env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "HOME": str(tmp_path)}
+    ansible_doc = str(Path(sys.executable).parent / "ansible-doc")
     result = subprocess.run(
-        ["ansible-doc", "-t", kind, name], cwd=TOP, env=env, capture_output=True, text=True, timeout=120
+        [ansible_doc, "-t", kind, name], cwd=TOP, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0 and "EXAMPLES" in result.stdout, result.stderr[-2000:]
