@@ -63,8 +63,20 @@ def test_full_run_then_rerun_changes_nothing_then_teardown(cloud, reference_hal)
     assert project.output.read_bytes() == reference_hal["hal"]
     print(f"idempotent re-run of the whole playbook: {seconds:.1f} s")
 
-    # Teardown refuses nothing here (finished and fetched), destroys exactly this cluster and
-    # leaves nothing in the emulator.
+    # Another cluster whose name extends this one: Toil's destroy would delete its IAM role too.
+    ec2 = cloud.client("ec2")
+    group = ec2.create_security_group(GroupName="e2e-ref-two", Description="Toil appliance security group")
+    tags = [{"Key": k, "Value": v} for k, v in (("clusterName", "e2e-ref-two"), ("ToilNodeType", "leader"))]
+    other = ec2.run_instances(ImageId="ami-1e749f67", InstanceType="t2.medium", MinCount=1, MaxCount=1,
+                              SecurityGroupIds=[group["GroupId"]],
+                              TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])  # fmt: skip
+    refused = project.play(playbook="teardown.yml", check=False)
+    assert refused.returncode != 0 and "e2e-ref-two" in refused.stdout, refused.stdout[-3000:]
+    assert cloud.leftovers()["instances"], "nothing may be destroyed"
+    ec2.terminate_instances(InstanceIds=[other["Instances"][0]["InstanceId"]])
+    ec2.delete_security_group(GroupId=group["GroupId"])
+
+    # Finished and fetched: teardown destroys exactly this cluster and leaves nothing behind.
     result = project.play(playbook="teardown.yml")
     assert "Nothing of cluster e2e-ref is left." in result.stdout
     left = cloud.leftovers()
