@@ -36,8 +36,7 @@ from testcloud import (  # noqa: E402
     ZONE,
     assert_isolated,
     free_port,
-    port_open,
-    wait_until,
+    start_moto_server,
 )
 
 WAVE_GAP = 1.1  # EC2 launch times have one-second resolution: leaders first, workers a wave later
@@ -54,18 +53,7 @@ def load_plugin():
 
 def start_moto(workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = open(workdir / "moto.log", "w")  # noqa: SIM115 - open for the server's life
-    proc = subprocess.Popen(
-        [sys.executable, str(TOP / "tests" / "cloud" / "moto_server.py"), "--port", str(port)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    if not proc.stdout.readline().startswith("ready"):
-        raise SystemExit(f"moto did not start; see {workdir / 'moto.log'}")
-    wait_until(lambda: port_open("127.0.0.1", port), 20, "moto")
-    return proc, f"http://127.0.0.1:{port}"
+    return start_moto_server(port, workdir / "moto.log"), f"http://127.0.0.1:{port}"
 
 
 def tags(cluster: str, node_type: str) -> list[dict]:

@@ -89,6 +89,26 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def start_moto_server(port: int, log_path: Path, env=None) -> subprocess.Popen:
+    """Start tests/cloud/moto_server.py on 127.0.0.1:port and wait until it answers (bounded).
+    Stop it by closing its stdin or with SIGTERM."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("moto_server.py")), "--port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+        )
+    line = proc.stdout.readline()
+    if not line.startswith("ready"):
+        proc.kill()
+        raise CloudError(f"moto server did not start: {line!r}; see {log_path}")
+    wait_until(lambda: port_open("127.0.0.1", port), 20, "moto port")
+    return proc
+
+
 class TestCloud:
     __test__ = False  # not a pytest test class
 
@@ -190,19 +210,7 @@ class TestCloud:
         self.stop()
 
     def _start_moto(self) -> None:
-        log = open(self.workdir / "moto.log", "w")  # noqa: SIM115 - kept open for the server's life
-        self._moto = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("moto_server.py")), "--port", str(self.moto_port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=self.env(),
-        )
-        line = self._moto.stdout.readline()
-        if not line.startswith("ready"):
-            raise CloudError(f"moto server did not start: {line!r}; see {self.workdir / 'moto.log'}")
-        wait_until(lambda: port_open("127.0.0.1", self.moto_port), 20, "moto port")
+        self._moto = start_moto_server(self.moto_port, self.workdir / "moto.log", env=self.env())
 
     def _start_ssh_client_side(self) -> None:
         """Test key, private agent holding it, EC2 key pair, and the ssh wrapper first on PATH."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from testcloud import AMI, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, ZONE, free_port, port_open, wait_until
+from testcloud import AMI, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION, ZONE, free_port, start_moto_server
 
 TOP = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(TOP / "plugins" / "module_utils"))
@@ -463,18 +463,8 @@ def test_syntax_check_never_touches_aws(cloud, tmp_path):
 @pytest.fixture(scope="module")
 def strict_moto(tmp_path_factory):
     port = free_port()
-    log = tmp_path_factory.mktemp("strict-moto") / "moto.log"
-    with open(log, "w") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, str(TOP / "tests" / "cloud" / "moto_server.py"), "--port", str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            text=True,
-        )
+    proc = start_moto_server(port, tmp_path_factory.mktemp("strict-moto") / "moto.log")
     try:
-        assert proc.stdout.readline().startswith("ready")
-        wait_until(lambda: port_open("127.0.0.1", port), 20, "strict moto")
         endpoint = f"http://127.0.0.1:{port}"
         import boto3
 
