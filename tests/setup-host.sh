@@ -5,11 +5,16 @@
 #     a Debian rootfs standing in for Toil's appliance (Python 3, git, rsync, and the controller's
 #     Toil in the system site-packages, as quay.io/ucsc_cgl/toil has), plus an offline apt repository
 #     (tmux) and a wheelhouse (pip, setuptools, wheel) so provisioning runs with no network.
+#  3. Beside the image, host-wheels/: wheels for a venv of this machine's /usr/bin/python3 (host mode,
+#     where Cactus runs on a plain ssh host as `core`): Toil at the pinned version with all its
+#     dependencies, plus pip, setuptools and wheel; built by that interpreter's own pip and checked by
+#     an offline install into a throwaway venv.
 # This is the only test step that downloads (Debian archive, PyPI); the tests themselves run isolated.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${CACTUS_TEST_CACHE:-$HOME/.cache/cactus-aws-tests}
-packages=(openssh-server openssh-client rsync podman runc debootstrap iproute2 apt-utils sudo procps tmux)
+packages=(openssh-server openssh-client rsync podman runc debootstrap iproute2 apt-utils sudo procps tmux
+    python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,7 +30,7 @@ fi
 toil_req=$(grep -E '^toil\[aws\]==' "$top/requirements.txt" | cut -d' ' -f1)
 key=$( (echo "$toil_req"; cat "$0") | sha256sum | cut -c1-16)
 image_dir=$cache/appliance-$key
-if [ -f "$image_dir/rootfs.tar" ]; then
+if [ -f "$image_dir/rootfs.tar" ] && [ -d "$image_dir/host-wheels" ]; then
     exit 0
 fi
 
@@ -61,8 +66,27 @@ rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/etc/resolv.conf"
 # Wheelhouse for offline virtualenv set-up on the leader (pip install -U pip setuptools wheel).
 "$top/.venv/bin/python" -m pip download --quiet -d "$work/wheels" pip setuptools wheel
 
+# Host-mode wheelhouse, made by the test host's own interpreter (its tags and markers, whatever the
+# controller's Python is); `pip wheel` also builds any sdist into a wheel, so installs need no build
+# backend. Checked the way a host-mode run uses it: a fresh venv, pip upgraded, Toil installed, all
+# with --no-index.
+host_python=/usr/bin/python3
+"$host_python" -m venv "$work/host-venv"
+"$work/host-venv/bin/python" -m pip wheel --quiet --disable-pip-version-check -w "$work/host-wheels" \
+    "$toil_req" pip setuptools wheel
+"$host_python" -m venv "$work/host-check"
+"$work/host-check/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+    --find-links "$work/host-wheels" --upgrade pip setuptools wheel
+"$work/host-check/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+    --find-links "$work/host-wheels" "$toil_req"
+[ "$("$work/host-check/bin/toil" --version)" = "${toil_req#*==}" ] ||
+    { echo "setup-host: the host wheelhouse does not give $toil_req" >&2; exit 1; }
+chmod -R a+rX "$work/host-wheels"
+
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
 rm -rf "$cache"/appliance-*  # older images: another Toil version or build recipe
 mkdir -p "$image_dir"
-mv "$work/apt-repo" "$work/wheels" "$work/rootfs.tar" "$image_dir/"
-echo "setup-host: image ready ($(du -sh "$image_dir/rootfs.tar" | cut -f1))" >&2
+# rootfs.tar last: the tests take an image directory holding it as complete.
+mv "$work/apt-repo" "$work/wheels" "$work/host-wheels" "$work/rootfs.tar" "$image_dir/"
+echo "setup-host: image ready ($(du -sh "$image_dir/rootfs.tar" | cut -f1);" \
+    "host wheelhouse $(du -sh "$image_dir/host-wheels" | cut -f1))" >&2

@@ -21,10 +21,12 @@ def cactus_run_state(record, session_alive):
     return state
 
 
-def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore):
+def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore,
+                      name_variable="toil_jobstore_name"):
     """What the align step does: {action: start|restart|skip|fail, message}.
 
-    state and record_jobstore describe the recorded run; jobstore is the plan's. Never a second
+    state and record_jobstore describe the recorded run; jobstore is the plan's; name_variable is
+    the setting that names the job store (cactus_run_name on an inventory host). Never a second
     copy of a running alignment; never silently over an existing job store; a restart needs the
     job store (a successful run deletes it: Toil's --clean onSuccess).
     """
@@ -56,7 +58,7 @@ def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore
         return _act(
             "fail",
             f"Job store {jobstore} already exists: a run of this name was started before. Continue it with "
-            "--tags restart, or pick another toil_jobstore_name, or delete it with toil clean.",
+            f"--tags restart, or pick another {name_variable}, or delete it with toil clean.",
         )
     return _act("start", f"Starting the alignment with job store {jobstore}.")
 

@@ -161,6 +161,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
+from ansible.utils.vars import load_extra_vars
 
 display = Display()
 
@@ -231,13 +232,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
+        skip = None
         if context.CLIARGS.get("syntax"):
             # ansible-playbook --syntax-check (and ansible-lint, which runs it) needs no hosts: never
             # touch AWS (or the instance metadata address boto3 probes for credentials) for it.
+            skip = "--syntax-check"
+        elif load_extra_vars(loader).get("cactus_target_hosts"):
+            # -e cactus_target_hosts=HOST: the run goes to a host of the user's inventory, with no AWS call.
+            skip = "cactus_target_hosts is set (a run on an inventory host)"
+        if skip:
             self._publish_settings(
                 (self.get_option("cluster_name") or "").strip(), (self.get_option("zone") or "").strip(), ""
             )
-            display.vvv("toil_cluster: --syntax-check, AWS not queried")
+            display.vvv(f"toil_cluster: {skip}, AWS not queried")
             return
         if not HAS_BOTO3:
             raise AnsibleError("toil_cluster inventory: boto3 and botocore are required (pip install boto3)")

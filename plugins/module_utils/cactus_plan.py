@@ -1,5 +1,9 @@
 # Size a Cactus run and build its Toil command lines: pure functions, no I/O.
 #
+# Two kinds of plan: "aws" (an autoscaling Toil cluster on AWS, launched by this project) and "host"
+# (one machine of the user's inventory: a big server, or the login node of a Slurm/LSF cluster,
+# with a file job store in the run directory and no AWS at all).
+#
 # The only side effect anywhere here is importing Toil (pinned 9.4.1, the version Cactus v3.2.1
 # needs), whose own parsers and tables are the authority for node types, instance types and job
 # store names. Toil is imported inside the functions that need it, so importing this file is cheap.
@@ -8,6 +12,7 @@
 
 import math
 import os
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -60,6 +65,11 @@ KUBERNETES_CORE_HEADROOM = 1
 DEFAULT_RETRY_COUNT = 5
 RUN_TAG_KEY = "cactus-run"
 CLUSTER_TYPES = ("kubernetes", "mesos")
+# Host runs: Toil's batch system on the host. The ones below need a cluster of their own (Kubernetes,
+# Mesos, AWS Batch): this project makes that cluster on AWS instead, in an "aws" plan.
+DEFAULT_HOST_BATCH_SYSTEM = "single_machine"
+CLUSTER_BATCH_SYSTEMS = ("kubernetes", "mesos", "aws_batch")
+NO_TARGET_HOST_FIX = "leave cactus_target_hosts empty to run on a Toil cluster on AWS"
 
 # Toil names the cluster's IAM role "<name, '-' -> '_'>_toil" (AWSProvisioner._namespace_name with
 # _INSTANCE_PROFILE_ROLE_NAME "toil"); IAM role names are at most 64 characters.
@@ -90,6 +100,11 @@ VARS = {
     "output": "cactus_output",
     "seqfile": "cactus_seqfile",
     "existing_clusters": "toil_existing_clusters",
+    "target_host": "cactus_target_hosts",
+    "batch_system": "cactus_batch_system",
+    "max_cores": "cactus_max_cores",
+    "max_memory": "cactus_max_memory",
+    "leader_run_dir": "cactus_leader_dir",
 }
 
 # Options the plan writes into the cactus command: the user sets them through a variable instead.
@@ -104,6 +119,16 @@ PLANNED_OPTIONS = {
     "--restart": "the plan's cactus_restart_argv",
 }
 SHORT_PLANNED_OPTIONS = {"-p": "toil_cluster_type"}
+# On a host: the options the host plan writes, and the cluster options that mean nothing there.
+# --binariesMode stays allowed (the release's local binaries are the default on a host).
+HOST_PLANNED_OPTIONS = {
+    "--batchSystem": VARS["batch_system"], "--maxCores": VARS["max_cores"],
+    "--maxMemory": VARS["max_memory"], "--consCores": VARS["cons_cores"],
+    "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
+}
+HOST_CLUSTER_OPTIONS = ("--provisioner", "--nodeTypes", "--minNodes", "--maxNodes", "--nodeStorage")
+SHORT_HOST_CLUSTER_OPTIONS = {"-p": "--provisioner"}
+NO_CLUSTER_FIX = "a run on an inventory host has no cluster to scale"
 
 
 class PlanError(ValueError):
@@ -133,6 +158,20 @@ def _toil_check_jobstore(locator_tail):
     from toil.jobStores.aws.jobStore import parse_jobstore_identifier
 
     return parse_jobstore_identifier(locator_tail)
+
+
+@lru_cache(maxsize=1)
+def _toil_batch_systems():
+    """The names `--batchSystem` accepts (Toil's registry, plugins included)."""
+    from toil.batchSystems.registry import get_batch_systems
+
+    return tuple(get_batch_systems())
+
+
+def _toil_human2bytes(text):
+    from toil.lib.conversions import human2bytes
+
+    return human2bytes(text)
 
 
 # ---- Size classes and the seed table ------------------------------------------------------------
@@ -457,24 +496,39 @@ def normalize_extra_options(extra):
     return [str(item) for item in extra]
 
 
-def check_extra_options(extra, cons_cores):
-    """Refuse options the plan already writes (argparse also takes any unambiguous prefix)."""
+def _refused_options(mode):
+    """({long option: (problem, fix)}, {short option: (problem, fix)}) for a plan of this mode."""
+    planned = "is set by the plan"
+    if mode == "host":
+        long = {o: (planned, f"set {v} instead") for o, v in HOST_PLANNED_OPTIONS.items()}
+        long.update({o: ("scales a Toil cluster", NO_CLUSTER_FIX) for o in HOST_CLUSTER_OPTIONS})
+        short = {o: (f"is {full}, which scales a Toil cluster", NO_CLUSTER_FIX)
+                 for o, full in SHORT_HOST_CLUSTER_OPTIONS.items()}
+        return long, short
+    return ({o: (planned, f"set {v} instead") for o, v in PLANNED_OPTIONS.items()},
+            {o: (planned, f"set {v} instead") for o, v in SHORT_PLANNED_OPTIONS.items()})
+
+
+def check_extra_options(extra, cons_cores, mode="aws"):
+    """Refuse options the plan already writes, or that mean nothing in this mode ("aws" or "host");
+    argparse also takes any unambiguous prefix, so prefixes are refused too."""
+    refused, short_refused = _refused_options(mode)
     for index, token in enumerate(extra):
         name = token.split("=", 1)[0]
-        if name in SHORT_PLANNED_OPTIONS:
-            _refuse_planned(token, SHORT_PLANNED_OPTIONS[name])
+        if name in short_refused:
+            _refuse_option(token, *short_refused[name])
         if name.startswith("--") and len(name) > 2:
-            for planned, variable in PLANNED_OPTIONS.items():
-                if planned.startswith(name):
-                    _refuse_planned(token, variable)
+            for option, (problem, fix) in refused.items():
+                if option.startswith(name):
+                    _refuse_option(token, problem, fix)
         if name == "--metrics":
             _check_metrics_value(token, extra[index + 1:index + 2])
-        if name == "--maxCores":
+        if name == "--maxCores" and cons_cores is not None:
             _check_max_cores(token, extra[index + 1:index + 2], cons_cores)
 
 
-def _refuse_planned(token, variable):
-    raise PlanError(VARS["extra_options"], f"'{token}' is set by the plan", f"set {variable} instead")
+def _refuse_option(token, problem, fix):
+    raise PlanError(VARS["extra_options"], f"'{token}' {problem}", fix)
 
 
 def _check_metrics_value(token, following):
@@ -538,6 +592,27 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
     return argv
 
 
+def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_memory, cons_cores,
+                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False):
+    """The cactus command for a host run: a file job store, no provisioner, no node types.
+
+    --maxCores/--maxMemory/--consCores only when given (single_machine: Cactus then takes the
+    host's cores). --retryCount only off single_machine, where Cactus itself keeps Toil's default.
+    """
+    argv = ["cactus", jobstore, seqfile, output, "--batchSystem", batch_system]
+    limits = (("--maxCores", max_cores), ("--maxMemory", max_memory), ("--consCores", cons_cores))
+    for option, value in limits:
+        if value is not None:
+            argv += [option, str(value)]
+    if batch_system != DEFAULT_HOST_BATCH_SYSTEM:
+        argv += ["--retryCount", str(retry_count)]
+    argv += ["--logFile", log_file]
+    argv += list(extra_options)
+    if restart:
+        argv.append("--restart")
+    return argv
+
+
 # ---- Cost ---------------------------------------------------------------------------------------
 
 def cost_ceiling(node_types, max_nodes, leader_node_type, on_demand_prices):
@@ -575,10 +650,11 @@ def _line(item, count, unit):
 
 @dataclass
 class PlanSettings:
-    cluster_name: str
-    zone: str
-    key_pair_name: str
-    output: str
+    # Needed on AWS (require_aws_settings); unused on a host, like every setting up to existing_clusters.
+    cluster_name: str | None = None
+    zone: str | None = None
+    key_pair_name: str | None = None
+    output: str | None = None  # required in both modes (output_kind refuses None)
     jobstore_name: str | None = None  # default: "<cluster_name>-jobstore"
     owner: str | None = None  # default: the key pair name, as Toil does
     cluster_type: str = "kubernetes"
@@ -601,13 +677,22 @@ class PlanSettings:
     leader_output: str | None = None  # local output only; default: <leader_run_dir>/<basename>
     log_file: str | None = None  # default: <leader_run_dir>/cactus.log
     cactus_version: str = "v3.2.1"
+    # A host run: the inventory host that runs cactus; None for a run on a Toil cluster on AWS.
+    target_host: str | None = None
+    batch_system: str = DEFAULT_HOST_BATCH_SYSTEM  # host runs only
+    max_cores: int | None = None  # host runs only: --maxCores
+    max_memory: int | str | None = None  # host runs only: --maxMemory, bytes or a Toil size ("64G")
 
 
 def build_plan(seqfile, measurements, settings):
     """Tie it together: `seqfile` from parse_seqfile, `measurements` {name: {"size": bytes|None, ...}}.
 
     Returns a JSON-ready dict; raises PlanError (or SeqFileError upstream) on a bad input.
+    With settings.target_host, the plan is a host plan (build_host_plan).
     """
+    if settings.target_host:
+        return build_host_plan(seqfile, measurements, settings)
+    require_aws_settings(settings)
     warnings = list(seqfile.warnings)
     cluster_type = _check_cluster_type(settings.cluster_type)
     cluster_name, region, jobstore_name, jobstore, tag_value = _plan_names(settings)
@@ -622,16 +707,16 @@ def build_plan(seqfile, measurements, settings):
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
     warnings += _sizing_warnings(genomes, normalize_node_types(settings.node_types) is None, settings.zone)
 
-    paths = _leader_paths(settings, jobstore_name, out_kind)
-    leader_genomes = leader_genome_paths(seqfile, paths["run_dir"])
-    for entry in genomes:
-        entry["leader_path"] = leader_genomes.get(entry["name"], entry["resolved"])
+    run_dir = settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}"
+    paths = _leader_paths(settings, run_dir, out_kind)
+    leader_genomes = _place_genomes(seqfile, genomes, paths["run_dir"])
     cactus_output = settings.output if out_kind == "s3" else paths["output"]
     cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=cactus_output,
                          cluster_type=cluster_type, node_types=node_types, min_nodes=mins,
                          max_nodes=maxes, node_storage=node_storage, cons_cores=cons_cores,
                          log_file=paths["log_file"], retry_count=settings.retry_count, extra_options=extra)
     plan = {
+        "mode": "aws",
         "cluster_name": cluster_name,
         "cluster_type": cluster_type,
         "zone": settings.zone,
@@ -640,13 +725,7 @@ def build_plan(seqfile, measurements, settings):
         "jobstore_name": jobstore_name,
         "run_tag": {settings.run_tag_key: tag_value},
         "cactus_version": settings.cactus_version,
-        "seqfile": seqfile.path,
-        "tree": seqfile.tree,
-        "leaves": list(seqfile.leaves),
-        "outgroups": [g.name for g in seqfile.aligned() if g.outgroup],
-        "genomes": genomes,
-        "size_classes": {c: classes.count(c) for c in (*SIZE_CLASSES, UNKNOWN) if c in classes},
-        "single_machine_recommended": single_machine_recommended(classes),
+        **_input_keys(seqfile, genomes),
         "node_types": node_types,
         "min_nodes": mins,
         "max_nodes": maxes,
@@ -678,6 +757,18 @@ def build_plan(seqfile, measurements, settings):
     }
     plan["summary"] = plan_summary(plan)
     return plan
+
+
+def require_aws_settings(settings):
+    """A run on a Toil cluster on AWS needs a cluster name, a zone and a key pair."""
+    needed = (("cluster_name", "no Toil cluster name", "give e.g. cactus-birds"),
+              ("zone", "no availability zone", "give a zone such as us-west-2a"),
+              ("key_pair_name", "no EC2 key pair name",
+               "give the name of a key pair that exists in the zone's region"))
+    for key, problem, fix in needed:
+        if not getattr(settings, key):
+            raise PlanError(VARS[key], f"{problem} (a run on a Toil cluster on AWS needs one)",
+                            f"{fix}, or set cactus_target_hosts to run on a host of your inventory")
 
 
 def _plan_names(settings):
@@ -764,13 +855,34 @@ def _sizing_warnings(genomes, default_types, zone):
     return warnings
 
 
-def _leader_paths(settings, jobstore_name, out_kind):
-    run_dir = settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}"
+def _leader_paths(settings, run_dir, out_kind):
     output = None
     if out_kind == "local":
         output = settings.leader_output or f"{run_dir}/{os.path.basename(settings.output) or 'out.hal'}"
     return {"run_dir": run_dir, "seqfile": settings.leader_seqfile or f"{run_dir}/seqfile.txt",
             "output": output, "log_file": settings.log_file or f"{run_dir}/cactus.log"}
+
+
+def _input_keys(seqfile, genomes):
+    """The plan's description of the inputs, the same in both modes."""
+    classes = [g["size_class"] for g in genomes]
+    return {
+        "seqfile": seqfile.path,
+        "tree": seqfile.tree,
+        "leaves": list(seqfile.leaves),
+        "outgroups": [g.name for g in seqfile.aligned() if g.outgroup],
+        "genomes": genomes,
+        "size_classes": {c: classes.count(c) for c in (*SIZE_CLASSES, UNKNOWN) if c in classes},
+        "single_machine_recommended": single_machine_recommended(classes),
+    }
+
+
+def _place_genomes(seqfile, genomes, run_dir):
+    """Give each genome entry its leader_path; return {name: leader path} of the local genomes."""
+    leader_genomes = leader_genome_paths(seqfile, run_dir)
+    for entry in genomes:
+        entry["leader_path"] = leader_genomes.get(entry["name"], entry["resolved"])
+    return leader_genomes
 
 
 def leader_genome_paths(seqfile, run_dir):
@@ -796,16 +908,20 @@ def render_seqfile(seqfile, path_map):
     return "\n".join(lines) + "\n"
 
 
+def _genomes_line(plan):
+    counts = ", ".join(f"{n} {c}" for c, n in plan["size_classes"].items())
+    return f"{len(plan['genomes'])} genomes ({counts}) from {plan['seqfile']}"
+
+
 def plan_summary(plan):
     """A few lines for a human: what runs where, how big it may get, what it may cost."""
-    counts = ", ".join(f"{n} {c}" for c, n in plan["size_classes"].items())
     types = ", ".join(f"{t} {lo}-{hi}" for t, lo, hi in zip(plan["node_types"], plan["min_nodes"],
                                                            plan["max_nodes"], strict=True))
     cost = plan["cost_per_hour"]
     money = (f"${cost['total']:.2f}/hour" if cost["total"] is not None else
              f"${cost['known_total']:.2f}/hour known + unknown prices for {', '.join(cost['unknown'])}")
     lines = [
-        f"{len(plan['genomes'])} genomes ({counts}) from {plan['seqfile']}",
+        _genomes_line(plan),
         f"cluster {plan['cluster_name']} ({plan['cluster_type']}) in {plan['zone']}: leader "
         f"{plan['leader_node_type']} {plan['leader_storage']} GB; "
         f"workers {types}, {plan['node_storage']} GB each",
@@ -813,6 +929,172 @@ def plan_summary(plan):
         f"cost ceiling {money}",
     ]
     if plan["single_machine_recommended"]:
-        lines.append("all genomes are under 100 Mb: a single machine (cactus --batchSystem single_machine) "
-                     "is better than an autoscaling cluster; the cluster numbers use the nematode row")
+        lines.append("all genomes are under 100 Mb: a single machine beats an autoscaling cluster: run on a "
+                     "host of your inventory with -e cactus_target_hosts=<host> (README: Small genomes and "
+                     "existing machines); the cluster numbers use the nematode row")
     return "\n".join(lines)
+
+
+# ---- A host plan: one machine of the inventory, no AWS --------------------------------------------
+
+def build_host_plan(seqfile, measurements, settings):
+    """The plan of a run on settings.target_host: Toil's file job store in the run directory, the
+    batch system of the host (single_machine, or the cluster it submits to), no AWS at all.
+
+    The AWS settings (cluster name, zone, node types, costs, ...) are ignored.
+    """
+    warnings = list(seqfile.warnings)
+    target_host = _check_target_host(settings.target_host)
+    batch_system = check_batch_system(settings.batch_system)
+    max_cores = _whole_number(settings.max_cores, "max_cores", "give e.g. 32, or leave it unset for "
+                              "all of the host's cores")
+    max_memory = check_max_memory(settings.max_memory)
+    cons_cores = _host_cons_cores(settings.cons_cores, max_cores, batch_system)
+    if output_kind(settings.output) != "local":
+        raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
+                        "no AWS call", "give a path on the controller: the HAL is fetched back")
+    run_dir = _host_run_dir(settings.leader_run_dir)
+    extra = normalize_extra_options(settings.extra_options)
+    check_extra_options(extra, cons_cores, mode="host")
+    genomes = _genome_entries(seqfile, measurements)
+    warnings += _host_warnings(genomes, batch_system)
+
+    jobstore = f"{run_dir}/jobstore"
+    paths = _leader_paths(settings, run_dir, "local")
+    leader_genomes = _place_genomes(seqfile, genomes, run_dir)
+    cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=paths["output"],
+                         batch_system=batch_system, max_cores=max_cores, max_memory=max_memory,
+                         cons_cores=cons_cores, log_file=paths["log_file"], retry_count=settings.retry_count,
+                         extra_options=extra)
+    plan = {
+        "mode": "host",
+        "target_host": target_host,
+        "batch_system": batch_system,
+        "max_cores": max_cores,
+        "max_memory": max_memory,
+        "cons_cores": cons_cores,
+        "jobstore": jobstore,
+        "jobstore_name": posixpath.basename(run_dir),
+        "cactus_version": settings.cactus_version,
+        **_input_keys(seqfile, genomes),
+        "output": settings.output,
+        "output_kind": "local",
+        "leader_run_dir": run_dir,
+        "leader_seqfile": paths["seqfile"],
+        "leader_seqfile_text": render_seqfile(seqfile, leader_genomes),
+        "leader_output": paths["output"],
+        "log_file": paths["log_file"],
+        "cactus_argv": host_cactus_argv(**cactus_kwargs),
+        "cactus_restart_argv": host_cactus_argv(**cactus_kwargs, restart=True),
+        "warnings": warnings,
+    }
+    plan["summary"] = host_plan_summary(plan)
+    return plan
+
+
+def _check_target_host(name):
+    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
+        raise PlanError(VARS["target_host"], f"{name!r} is not the name of one inventory host",
+                        "give one host of your inventory, e.g. bigserver")
+    return name
+
+
+def check_batch_system(name):
+    """A batch system of Toil 9.4.1's registry that runs from a host (not a cluster of its own)."""
+    variable = VARS["batch_system"]
+    name = DEFAULT_HOST_BATCH_SYSTEM if name is None else name
+    known = _toil_batch_systems()
+    on_host = sorted(b for b in known if b not in CLUSTER_BATCH_SYSTEMS)
+    if name in CLUSTER_BATCH_SYSTEMS:
+        raise PlanError(variable, f"'{name}' needs a cluster of its own, not an inventory host",
+                        NO_TARGET_HOST_FIX)
+    if not isinstance(name, str) or name not in known:
+        close = get_close_matches(str(name), on_host, 1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise PlanError(variable, f"{name!r} is not a Toil 9.4.1 batch system",
+                        f"{hint}use one of: {', '.join(on_host)}")
+    return name
+
+
+def _whole_number(value, key, fix):
+    """None, or a whole number >= 1 (not a bool)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PlanError(VARS[key], f"{value!r} is not a whole number >= 1", fix)
+    return value
+
+
+def check_max_memory(value):
+    """None, or the value as a string: a whole number of bytes or a size Toil's human2bytes reads."""
+    if value is None:
+        return None
+    fix = "give bytes or a Toil size such as 64G, 2048M or 500Gi, or leave it unset for all of the memory"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PlanError(VARS["max_memory"], f"{value!r} is not a size", fix)
+    try:
+        size = _toil_human2bytes(str(value))
+    except (ValueError, RuntimeError, OverflowError) as error:
+        raise PlanError(VARS["max_memory"], f"Toil cannot read {value!r} as a size ({error})", fix) from None
+    if size < 1:
+        raise PlanError(VARS["max_memory"], f"{value!r} is {size} bytes; Toil wants at least 1", fix)
+    return str(value)
+
+
+def _host_cons_cores(cons_cores, max_cores, batch_system):
+    """Cactus v3.2.1: off single_machine --consCores (or --maxCores, which it copies) is required;
+    everywhere --consCores <= --maxCores."""
+    cons_cores = _whole_number(cons_cores, "cons_cores", "give e.g. 32, or leave it unset")
+    if batch_system != DEFAULT_HOST_BATCH_SYSTEM and cons_cores is None and max_cores is None:
+        raise PlanError(VARS["cons_cores"], f"--batchSystem {batch_system} needs --consCores or --maxCores "
+                        "(Cactus: '--consCores required for non single_machine batch systems')",
+                        "give the cores of one node of your cluster")
+    if cons_cores is not None and max_cores is not None and cons_cores > max_cores:
+        raise PlanError(VARS["cons_cores"], f"{cons_cores} is above {VARS['max_cores']} {max_cores} "
+                        "(Cactus: '--consCores must be <= --maxCores')",
+                        f"lower it or raise {VARS['max_cores']}")
+    return cons_cores
+
+
+def _host_run_dir(run_dir):
+    """The run directory on the host, absolute: the job store and every path of the run live in it."""
+    variable = VARS["leader_run_dir"]
+    if not run_dir or not isinstance(run_dir, str):
+        raise PlanError(variable, "no run directory on the host",
+                        "give an absolute path such as /home/alice/cactus/runs/myrun")
+    if not posixpath.isabs(run_dir):
+        raise PlanError(variable, f"'{run_dir}' is not an absolute path (Toil would read it from the "
+                        "directory cactus starts in)", "give an absolute path such as "
+                        "/home/alice/cactus/runs/myrun")
+    run_dir = posixpath.normpath(run_dir)
+    if not posixpath.basename(run_dir):
+        raise PlanError(variable, f"'{run_dir}' is the root directory", "give a directory of its own, "
+                        "such as /home/alice/cactus/runs/myrun")
+    return run_dir
+
+
+def _host_warnings(genomes, batch_system):
+    if batch_system != DEFAULT_HOST_BATCH_SYSTEM:
+        return []
+    big = [g for g in genomes if g["size_class"] != "small"]
+    if not big:
+        return []
+    named = ", ".join(f"{g['name']} ({'size unknown' if g['size'] is None else g['size_class']})"
+                      for g in big[:5])
+    more = ", ..." if len(big) > 5 else ""
+    return [f"{len(big)} genome(s) are 100 Mb or more, or of unknown size ({named}{more}): an autoscaling "
+            "Toil cluster on AWS (leave cactus_target_hosts empty) finishes such genomes sooner, and one "
+            "machine needs the memory for them"]
+
+
+def host_plan_summary(plan):
+    """A few lines for a human: what runs on which host, with which limits, and where it goes."""
+    cores = "all" if plan["max_cores"] is None else plan["max_cores"]
+    memory = "all" if plan["max_memory"] is None else plan["max_memory"]
+    cons = "" if plan["cons_cores"] is None else f", consCores {plan['cons_cores']}"
+    return "\n".join([
+        _genomes_line(plan),
+        f"host {plan['target_host']}: --batchSystem {plan['batch_system']}, maxCores {cores}, "
+        f"maxMemory {memory}{cons}",
+        f"job store {plan['jobstore']}; output {plan['output']} (fetched from {plan['leader_output']})",
+    ])

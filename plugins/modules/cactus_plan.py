@@ -1,11 +1,12 @@
 #!/usr/bin/python
 # Plan a Cactus run on a Toil cluster: parse the seqFile, measure the genomes, size the cluster,
 # build the launch-cluster and cactus command lines, and record it all in <run_dir>/plan.json.
+# With target_host, plan a run on one host of the inventory instead: no cluster, no AWS.
 
 DOCUMENTATION = r"""
 ---
 module: cactus_plan
-short_description: Plan a Cactus alignment on an autoscaling Toil cluster on AWS
+short_description: Plan a Cactus alignment on an autoscaling Toil cluster on AWS, or on one host
 description:
   - Parses a Cactus seqFile with the rules of Cactus v3.2.1 (C(SeqFile.parseFile) and its tree
     checks) and fails with the line, the problem and the fix when it is wrong.
@@ -15,6 +16,13 @@ description:
   - Sizes the cluster with the seed guide's table (genome size classes small, nematode, bird,
     mammal), builds C(toil launch-cluster) and C(cactus) argument lists checked against Toil 9.4.1's
     rules, and a worst-case hourly cost.
+  - With O(target_host), plans a run on that one host of the inventory instead (a big server, or the
+    login node of a Slurm/LSF cluster) - a plan with C(mode=host). The job store is Toil's file job
+    store C(<leader_run_dir>/jobstore), the batch system is O(batch_system), and nothing touches AWS -
+    s3 genomes are not measured, an s3 output is refused. The cluster options (O(cluster_name),
+    O(zone), O(key_pair_name), O(node_types), O(min_nodes), O(max_nodes), O(spot_bid),
+    O(leader_node_type), O(leader_storage), O(node_storage), O(owner), O(jobstore_name),
+    O(on_demand_prices), O(existing_clusters)) are not needed and are ignored.
   - Writes C(<run_dir>/plan.json) only when its content changes, so a second run reports no change.
     In check mode nothing is written; C(changed) says whether it would be.
   - Runs on the controller (C(delegate_to=localhost)) with the project's virtualenv Python,
@@ -26,7 +34,7 @@ version_added: "1.0.0"
 author: Cactus-on-Toil project
 requirements:
   - toil[aws]==9.4.1 (its node type parser, instance table and job store name check)
-  - boto3 (only for s3:// genomes)
+  - boto3 (only for s3:// genomes of a run on AWS)
 options:
   seqfile:
     description: Path of the seqFile on the controller.
@@ -43,16 +51,41 @@ options:
     description:
       - Toil cluster name. Lowercase letters, digits and single hyphens, starting with a letter,
         at most 59 characters (Toil's IAM role C(<name>_toil) must fit in 64).
+      - Required unless O(target_host) is set.
     type: str
-    required: true
   zone:
-    description: Availability zone, e.g. C(us-west-2a). The region is derived from it.
+    description:
+      - Availability zone, e.g. C(us-west-2a). The region is derived from it.
+      - Required unless O(target_host) is set.
     type: str
-    required: true
   key_pair_name:
-    description: Name of an existing EC2 key pair (Toil never creates it).
+    description:
+      - Name of an existing EC2 key pair (Toil never creates it).
+      - Required unless O(target_host) is set.
     type: str
-    required: true
+  target_host:
+    description:
+      - Inventory host that runs the alignment. When set, the plan is a host plan (C(mode=host)),
+        with no cluster and no AWS call; unset, a plan for a Toil cluster on AWS (C(mode=aws)).
+    type: str
+  batch_system:
+    description:
+      - Host runs only. Toil C(--batchSystem) on the host, one of Toil 9.4.1's registry
+        (C(single_machine), C(slurm), C(lsf), C(grid_engine), C(torque), C(htcondor)).
+        C(kubernetes), C(mesos) and C(aws_batch) are refused - they need a cluster of their own.
+    type: str
+    default: single_machine
+  max_cores:
+    description:
+      - Host runs only. C(--maxCores), at least 1. Unset, no limit (on C(single_machine), all of
+        the host's cores).
+    type: int
+  max_memory:
+    description:
+      - Host runs only. C(--maxMemory), bytes (an int) or a Toil size such as C(64G), C(2048M) or
+        C(500Gi), checked with Toil's own C(human2bytes). Unset, no limit (on C(single_machine), all
+        of the host's memory).
+    type: raw
   owner:
     description: Owner tag of the instances. Defaults to O(key_pair_name), as Toil does.
     type: str
@@ -98,9 +131,14 @@ options:
     description:
       - C(--consCores) for Cactus. Default the smallest worker's vCPU count (minus one on
         Kubernetes), e.g. 32 on Mesos and 31 on Kubernetes for c4.8xlarge + r3.8xlarge.
+      - On a host, passed only when given; at most O(max_cores). With C(single_machine) Cactus then
+        uses O(max_cores) or the host's cores. Any other batch system needs it or O(max_cores) (the
+        cores of one node of that cluster).
     type: int
   retry_count:
-    description: C(--retryCount). Toil 9.4.1 defaults it to 1, which defeats Cactus's own raise to 5.
+    description:
+      - C(--retryCount). Toil 9.4.1 defaults it to 1, which defeats Cactus's own raise to 5.
+      - On a host with C(single_machine) it is not passed (Cactus keeps Toil's default there).
     type: int
     default: 5
   extra_options:
@@ -108,6 +146,9 @@ options:
       - More cactus options, appended last (list, or one string split like a shell would).
       - Options the plan writes (C(--batchSystem), C(--nodeTypes), C(--consCores), ...) are
         refused with the variable to set instead.
+      - On a host, C(--batchSystem), C(--maxCores), C(--maxMemory), C(--consCores), C(--logFile) and
+        C(--restart) are refused the same way, and the cluster options C(--provisioner),
+        C(--nodeTypes), C(--minNodes), C(--maxNodes), C(--nodeStorage) too. C(--binariesMode) is allowed.
     type: raw
   cactus_version:
     description: Cactus release recorded in the plan for the install step.
@@ -122,7 +163,9 @@ options:
     type: dict
     default: {}
   offline:
-    description: Do not touch the network. URL genomes are not measured (size null, sized as mammal).
+    description:
+      - Do not touch the network. URL genomes are not measured (size null, sized as mammal).
+      - On a host, s3 genomes are never measured (no AWS call); http(s) ones are unless offline.
     type: bool
     default: false
   http_timeout:
@@ -144,7 +187,10 @@ options:
     description: Value of the run tag. Default the job store name.
     type: str
   leader_run_dir:
-    description: Directory on the leader for this run. Default C(/var/lib/toil/cactus/<jobstore_name>).
+    description:
+      - Directory on the leader for this run. Default C(/var/lib/toil/cactus/<jobstore_name>).
+      - On a host, required and absolute (e.g. C(/home/alice/cactus/runs/myrun)); the job store is
+        C(<leader_run_dir>/jobstore) and the plan's C(jobstore_name) is its last component.
     type: str
   leader_seqfile:
     description: Path of the seqFile on the leader. Default C(<leader_run_dir>/seqfile.txt).
@@ -167,6 +213,8 @@ notes:
     compressed size, C(size_method) says which estimate was used.
   - Genome lines that are not leaves of the tree are not aligned by Cactus; they are reported as
     warnings and neither measured nor staged.
+  - A host plan has no C(region), C(cost_per_hour), C(launch_cluster_argv) nor node counts; on
+    C(single_machine) it warns when a genome is 100 Mb or more (or of unknown size).
 """
 
 EXAMPLES = r"""
@@ -196,6 +244,18 @@ EXAMPLES = r"""
     offline: true
     run_dir: runs/mammals
   delegate_to: localhost
+
+- name: Plan a run on one host of the inventory that submits to Slurm
+  cactus_plan:
+    seqfile: examples/evolverMammals.txt
+    output: runs/login1/out.hal
+    target_host: login1
+    batch_system: slurm
+    cons_cores: 32
+    max_memory: 256G
+    leader_run_dir: /home/alice/cactus/runs/login1
+    run_dir: runs/login1
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -204,12 +264,36 @@ plan:
   returned: success
   type: dict
   contains:
+    mode:
+      description: C(aws) for a Toil cluster on AWS, C(host) for a run on O(target_host).
+      type: str
+    target_host:
+      description: Host plans only. The inventory host of the run.
+      type: str
+    batch_system:
+      description: Host plans only. Toil C(--batchSystem) on the host.
+      type: str
+    max_cores:
+      description: Host plans only. C(--maxCores), or null when not given.
+      type: int
+    max_memory:
+      description: Host plans only. C(--maxMemory) as given (a string), or null.
+      type: str
+    cons_cores:
+      description: C(--consCores); on a host null when not given.
+      type: int
+    jobstore_name:
+      description: Name of the job store; on a host the last component of leader_run_dir.
+      type: str
+    leader_run_dir:
+      description: The run directory on the leader (on a host, absolute and normalized).
+      type: str
     launch_cluster_argv:
-      description: C(toil launch-cluster ...) as a list, program first.
+      description: AWS plans only. C(toil launch-cluster ...) as a list, program first.
       type: list
       elements: str
     launch_cluster_environment:
-      description: Environment for launch-cluster (C(TOIL_AWS_ZONE)).
+      description: AWS plans only. Environment for launch-cluster (C(TOIL_AWS_ZONE)).
       type: dict
     cactus_argv:
       description: C(cactus <jobStore> <seqFile> <output> ...) as a list, to run on the leader.
@@ -220,7 +304,7 @@ plan:
       type: list
       elements: str
     node_types:
-      description: Worker node types, parallel to min_nodes and max_nodes.
+      description: AWS plans only. Worker node types, parallel to min_nodes and max_nodes.
       type: list
       elements: str
     min_nodes:
@@ -232,7 +316,7 @@ plan:
       type: list
       elements: int
     jobstore:
-      description: Job store locator C(aws:<region>:<name>).
+      description: Job store locator C(aws:<region>:<name>); on a host the path C(<leader_run_dir>/jobstore).
       type: str
     genomes:
       description: Aligned genomes with name, path, resolved, kind, outgroup, size, size_class,
@@ -240,14 +324,14 @@ plan:
       type: list
       elements: dict
     cost_per_hour:
-      description: Worst-case USD per hour with lines, known_total, total (null if a price is
-        unknown) and unknown.
+      description: AWS plans only. Worst-case USD per hour with lines, known_total, total (null if
+        a price is unknown) and unknown.
       type: dict
     single_machine_recommended:
       description: True when every genome is under 100 Mb.
       type: bool
     cluster_type:
-      description: kubernetes or mesos.
+      description: AWS plans only. kubernetes or mesos.
       type: str
     leader_seqfile_text:
       description: The seqFile to write on the leader, with leader paths for local genomes.
@@ -279,7 +363,8 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
-from ansible.module_utils.cactus_plan import PlanError, PlanSettings, build_plan, region_of
+from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, region_of,
+                                               require_aws_settings)
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
@@ -446,8 +531,14 @@ def measure_s3(genome, region):
 
 # ---- All genomes ----------------------------------------------------------------------------------
 
-def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_sizes=None):
-    """Measure every aligned genome: {name: {'size', 'size_on_disk', 'method'}}."""
+HOST_S3_METHOD = "not measured on a host run (no AWS call)"
+
+
+def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_sizes=None, host_run=False):
+    """Measure every aligned genome: {name: {'size', 'size_on_disk', 'method'}}.
+
+    A host run (`host_run`) makes no AWS call: its s3 genomes are not measured.
+    """
     known_sizes = known_sizes or {}
     measured = {}
     for genome in seqfile.aligned():
@@ -464,6 +555,8 @@ def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_si
             measured[genome.name] = {"size": None, "size_on_disk": None, "method": reason}
         elif genome.kind == "http":
             measured[genome.name] = measure_http(genome, timeout)
+        elif host_run:
+            measured[genome.name] = {"size": None, "size_on_disk": None, "method": HOST_S3_METHOD}
         else:
             measured[genome.name] = measure_s3(genome, region)
     return measured
@@ -509,9 +602,13 @@ def would_change(path, text):
 ARGUMENT_SPEC = dict(
     seqfile=dict(type="path", required=True),
     output=dict(type="str", required=True),
-    cluster_name=dict(type="str", required=True),
-    zone=dict(type="str", required=True),
-    key_pair_name=dict(type="str", required=True),
+    cluster_name=dict(type="str"),
+    zone=dict(type="str"),
+    key_pair_name=dict(type="str"),
+    target_host=dict(type="str"),
+    batch_system=dict(type="str", default="single_machine"),
+    max_cores=dict(type="int"),
+    max_memory=dict(type="raw"),
     owner=dict(type="str"),
     cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
     node_types=dict(type="raw"),
@@ -544,7 +641,8 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "cluster_type", "node_types", "min_nodes", "max_nodes", "spot_bid", "leader_node_type",
                  "leader_storage", "node_storage", "cons_cores", "retry_count", "extra_options",
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
-                 "leader_output", "log_file", "cactus_version")
+                 "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
+                 "max_memory")
 
 
 def make_plan(params):
@@ -552,9 +650,14 @@ def make_plan(params):
     seqfile = parse_seqfile(params["seqfile"])
     settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
-    region = region_of(params["zone"])
+    host_run = bool(settings.target_host)
+    region = None
+    if not host_run:  # a host run has no zone, and makes no AWS call
+        require_aws_settings(settings)
+        region = region_of(params["zone"])
     measured = measure_genomes(seqfile, offline=params["offline"], region=region,
-                               timeout=params["http_timeout"], known_sizes=params["genome_sizes"])
+                               timeout=params["http_timeout"], known_sizes=params["genome_sizes"],
+                               host_run=host_run)
     return build_plan(seqfile, measured, settings)
 
 

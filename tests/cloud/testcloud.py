@@ -5,11 +5,19 @@ Recipe: ../shared/reference/test-cloud.md. Layout of one cloud, all under `workd
 
   moto server        127.0.0.1:<port>, instances get public IPs 127.0.1.x
   leader host        sshd on port 22 of every loopback address (the namespace has only `lo`), user
-                     `core`, in a private mount namespace where /usr/bin/docker runs podman as root
+                     `core`, in a private mount namespace where /usr/bin/docker runs podman as root,
+                     /home/core is workdir/leader/home-core (fresh per cloud) and /run is
+                     workdir/leader/run
   appliance          container `toil_leader` (image: tests/setup-host.sh), with /opt, /var/lib/toil,
                      /tmp, /var/tmp and /etc/kubernetes mounted from workdir/leader/, so it can be
                      re-created; AWS credentials come from moto's metadata endpoint (an IAM role)
   ssh client         `ssh` wrapper first on PATH (-F workdir/ssh_config), private ssh-agent, test key
+
+TestCloud(workdir, appliance=False) is the bed for "host mode" (Cactus on a plain ssh host): the
+same moto, agent and sshd as `core`, but no podman appliance, no docker/dockerd stand-ins, and sshd
+on a free port (ssh_config and the inventory carry it) instead of 22, so it can run beside a session's
+appliance cloud in the same network namespace. write_host_inventory() gives Ansible that host,
+host_wheelhouse() the offline wheels for its venv, moto_request_count() proves no AWS call was made.
 
 Everything is started by start() and stopped by stop(); nothing is left running.
 """
@@ -19,6 +27,9 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pwd
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +38,7 @@ import time
 from pathlib import Path
 
 import boto3
+import yaml
 
 TOP = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CACTUS_TEST_CACHE", Path.home() / ".cache" / "cactus-aws-tests"))
@@ -42,6 +54,10 @@ FAKE_SECRET_KEY = "fakeSecret+DoNotLeak/TestCloud0123456789abc"
 CONTAINER = "toil_leader"
 IMAGE = "localhost/cactus-test-appliance"
 LEADER_USER = "core"
+# Where the host-mode wheelhouse appears on the leader host (its /run is workdir/leader/run).
+HOST_WHEELHOUSE = "/run/host-wheels"
+# One werkzeug access-log line per request moto answers: 127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -
+_MOTO_REQUEST_LINE = re.compile(r'\] "[A-Z]+ \S* ?HTTP/[0-9.]+" \d{3} ')
 
 
 class CloudError(RuntimeError):
@@ -112,13 +128,21 @@ def start_moto_server(port: int, log_path: Path, env=None) -> subprocess.Popen:
 class TestCloud:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, appliance: bool = True, ssh_port: int | None = None):
+        """appliance=False: no `toil_leader` container (host mode). ssh_port: the leader host's sshd
+        port; by default 22 (Toil hard-codes it) with the appliance, a free port without."""
         self.workdir = Path(workdir)
+        self.with_appliance = appliance
         self.image_dir = find_image_dir()
         self.moto_port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.moto_port}"
+        self.ssh_port = ssh_port if ssh_port is not None else 22 if appliance else free_port()
+        while self.ssh_port == self.moto_port:
+            self.ssh_port = free_port()
         self.bin = self.workdir / "bin"
         self.leader_root = self.workdir / "leader"
+        # `core`'s home on the leader host, as seen from here (it is /home/core there).
+        self.core_home = self.leader_root / "home-core"
         self.ssh_config = self.workdir / "ssh_config"
         self.agent_sock = self.workdir / "agent.sock"
         self.key_file = self.workdir / "id_rsa"
@@ -188,7 +212,7 @@ class TestCloud:
         return self
 
     def stop(self) -> None:
-        if self._leader and self._leader.poll() is None:
+        if self.with_appliance and self._leader and self._leader.poll() is None:
             self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
         for proc in [self._leader, self._moto, *self._procs]:
             if proc and proc.poll() is None:
@@ -234,6 +258,7 @@ class TestCloud:
             f"  GlobalKnownHostsFile /dev/null\n"
             f"  UpdateHostKeys no\n"
             f"  ConnectTimeout 10\n"
+            f"  Port {self.ssh_port}\n"
         )
         # OpenSSH reads ~/.ssh from the passwd entry, not $HOME: every client gets -F explicitly.
         _write_script(self.bin / "ssh", f'exec /usr/bin/ssh -F {self.ssh_config} "$@"\n')
@@ -254,9 +279,10 @@ class TestCloud:
         # lives in the directory that is the leader's /run (a bind mount checks only its own mode).
         os.chmod(lr / "run", 0o755)
         (lr / "run" / "authorized_keys").write_text(self.key_file.with_suffix(".pub").read_text())
+        home = self._make_core_home()
         self.rotate_host_key(restart=False)
         (lr / "sshd_config").write_text(
-            "ListenAddress 0.0.0.0\nPort 22\n"  # safe: only `lo` exists in this namespace
+            f"ListenAddress 0.0.0.0\nPort {self.ssh_port}\n"  # safe: only `lo` exists in this namespace
             f"HostKey {lr / 'ssh_host_ed25519_key'}\n"
             f"PidFile {lr / 'run' / 'sshd.pid'}\n"
             "AuthorizedKeysFile /run/authorized_keys\n"
@@ -279,25 +305,30 @@ class TestCloud:
         env_args = " ".join(f"{k}={v}" for k, v in podman_env.items())
         # `docker` on the leader host: podman as root (the real leader's core user is in group docker).
         _write_script(lr / "usr-bin" / "docker", f'exec sudo -n /usr/bin/env {env_args} podman "$@"\n')
+        docker = (
+            f"mount -t overlay overlay -o lowerdir={lr / 'usr-bin'}:/usr/bin /usr/bin\n"
+            "if [ -e /usr/local/bin/docker ]; then mount --bind /usr/bin/docker /usr/local/bin/docker; fi\n"
+            # Toil waits for a process named dockerd on the leader.
+            "(exec -a dockerd sleep infinity) &\n"
+        )
         _write_script(
             lr / "init.sh",
             "set -eu\n"
             f"mount --bind {lr / 'run'} /run\nmkdir -p /run/sshd\n"
-            f"mount -t overlay overlay -o lowerdir={lr / 'usr-bin'}:/usr/bin /usr/bin\n"
-            f"[ -e /usr/local/bin/docker ] && mount --bind /usr/bin/docker /usr/local/bin/docker\n"
+            f"mount --bind {self.core_home} {home}\n"
+            f"{docker if self.with_appliance else ''}"
             f"mount --bind {lr / 'sudoers.d'} /etc/sudoers.d\n"
-            # Toil waits for a process named dockerd on the leader.
-            "(exec -a dockerd sleep infinity) &\n"
             f"exec /usr/sbin/sshd -D -e -f {lr / 'sshd_config'}\n",
         )
-        # The image is imported once per cloud (vfs storage under workdir).
-        subprocess.run(
-            ["podman", "import", "-q", str(self.image_dir / "rootfs.tar"), IMAGE],
-            check=True,
-            env={**os.environ, **podman_env},
-            capture_output=True,
-            timeout=300,
-        )
+        if self.with_appliance:
+            # The image is imported once per cloud (vfs storage under workdir).
+            subprocess.run(
+                ["podman", "import", "-q", str(self.image_dir / "rootfs.tar"), IMAGE],
+                check=True,
+                env={**os.environ, **podman_env},
+                capture_output=True,
+                timeout=300,
+            )
         log = open(self.workdir / "sshd.log", "w")  # noqa: SIM115 - kept open for sshd's life
         self._leader = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "--", "bash", str(lr / "init.sh")],
@@ -305,10 +336,28 @@ class TestCloud:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(lambda: port_open("127.0.1.1", 22) or self._leader.poll() is not None, 20, "sshd")
+        wait_until(self._sshd_up, 20, "sshd")
         if self._leader.poll() is not None:
             raise CloudError(f"leader host failed to start: {(self.workdir / 'sshd.log').read_text()}")
-        self.start_appliance()
+        if self.with_appliance:
+            self.start_appliance()
+
+    def _sshd_up(self) -> bool:
+        """Our sshd is listening (its PidFile is written after it binds), or it has exited."""
+        if self._leader.poll() is not None:
+            return True
+        return (self.leader_root / "run" / "sshd.pid").exists() and port_open("127.0.1.1", self.ssh_port)
+
+    def _make_core_home(self) -> str:
+        """A fresh home for `core` (from /etc/skel), bind-mounted over the real one on the leader
+        host: nothing a run installs in ~ touches the machine's /home/core or another cloud's."""
+        home = pwd.getpwnam(LEADER_USER).pw_dir
+        if not os.path.isdir(home):
+            raise CloudError(f"{LEADER_USER}'s home {home} is missing: the test home is mounted on it")
+        shutil.copytree("/etc/skel", self.core_home, symlinks=True, dirs_exist_ok=True)
+        subprocess.run(["chown", "-R", f"{LEADER_USER}:", str(self.core_home)], check=True)
+        os.chmod(self.core_home, 0o755)
+        return home
 
     def _podman_env(self) -> dict[str, str]:
         p = self.leader_root / "podman"
@@ -342,6 +391,8 @@ class TestCloud:
     def start_appliance(self) -> None:
         """Start (or re-create) `toil_leader` the way Toil's systemd unit does: a fresh container
         from the image, with the host's /opt, /var/lib/toil, /tmp and /etc/kubernetes mounted."""
+        if not self.with_appliance:
+            raise CloudError("this test cloud was started without the appliance (appliance=False)")
         lr = self.leader_root
         guard_log = Path(os.environ.get("NETGUARD_LOG") or self.workdir / "netguard.log")
         guard_log.touch()
@@ -406,12 +457,71 @@ class TestCloud:
             pid = int((self.leader_root / "run" / "sshd.pid").read_text())
             os.kill(pid, signal.SIGHUP)  # sshd re-execs and reads its host keys again
             time.sleep(0.5)
-            wait_until(lambda: port_open("127.0.1.1", 22), 20, "sshd after host key change")
+            wait_until(lambda: port_open("127.0.1.1", self.ssh_port), 20, "sshd after host key change")
 
     def host_public_key(self) -> str:
         return (self.leader_root / "ssh_host_ed25519_key.pub").read_text().strip()
 
+    # ---- host mode: the leader host as a plain ssh host ----
+    def host_wheelhouse(self) -> str:
+        """The host-mode wheelhouse (tests/setup-host.sh: Toil at the pinned version with its
+        dependencies, pip, setuptools, wheel for /usr/bin/python3) as a path on the leader host that
+        `core` can read. `core` cannot traverse root's cache or the 0700 test directories, so the
+        wheels are hard-linked (copied across file systems) once per cloud into the leader's /run."""
+        source = self.image_dir / "host-wheels"
+        if not source.is_dir():
+            raise CloudError(f"no host wheelhouse in {self.image_dir}: run tests/setup-host.sh")
+        dest = self.leader_root / "run" / "host-wheels"
+        if not dest.is_dir():
+            partial = dest.with_name(".host-wheels.partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            for wheel in source.iterdir():
+                try:
+                    os.link(wheel, partial / wheel.name)
+                except OSError:
+                    shutil.copy2(wheel, partial / wheel.name)
+                os.chmod(partial / wheel.name, 0o644)
+            os.chmod(partial, 0o755)
+            partial.rename(dest)
+        return HOST_WHEELHOUSE
+
+    def write_host_inventory(self, path: Path | None = None) -> Path:
+        """An Ansible YAML inventory with the leader host as a plain ssh host: group `lab`, host
+        `labhost` (127.0.0.1, user core, /usr/bin/python3). Its ssh, sftp and scp read this cloud's
+        ssh_config (-F: agent with the test key, known_hosts, port), whether or not the `ssh` wrapper
+        is on PATH, and check the host key strictly against the cloud's known_hosts, where the
+        host's current key is recorded here (call again after rotate_host_key() to trust the new
+        one). Nothing in the real user's ~/.ssh is read or written. Returns the file's path."""
+        path = Path(path) if path else self.workdir / "host_inventory.yml"
+        self._trust_host_key("127.0.0.1")
+        host = {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": self.ssh_port,
+            "ansible_user": LEADER_USER,
+            "ansible_connection": "ssh",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": f"-F {self.ssh_config} -o StrictHostKeyChecking=yes",
+        }
+        path.write_text(yaml.safe_dump({"all": {"children": {"lab": {"hosts": {"labhost": host}}}}}))
+        return path
+
+    def _trust_host_key(self, address: str) -> None:
+        """Record the leader host's current key for address in the cloud's known_hosts."""
+        name = address if self.ssh_port == 22 else f"[{address}]:{self.ssh_port}"
+        known_hosts = self.workdir / "known_hosts"
+        lines = known_hosts.read_text().splitlines() if known_hosts.exists() else []
+        lines = [line for line in lines if line.split(" ", 1)[0] != name]
+        key_type, key = self.host_public_key().split()[:2]
+        known_hosts.write_text("\n".join([*lines, f"{name} {key_type} {key}"]) + "\n")
+
     # ---- the emulated account ----
+    def moto_request_count(self) -> int:
+        """HTTP requests moto's server has answered so far, AWS API and /moto-api/ calls alike (one
+        access-log line each in workdir/moto.log, logged before the response is sent). Count
+        before and after a step: equal counts mean the step made no AWS call."""
+        return len(_MOTO_REQUEST_LINE.findall((self.workdir / "moto.log").read_text(errors="replace")))
+
     def reset_account(self) -> None:
         """Empty the emulated AWS account (moto's reset API), then import the test key pair again."""
         import urllib.request
@@ -451,7 +561,7 @@ def _write_script(path: Path, body: str) -> None:
 
 def _ensure_user(name: str) -> None:
     """The leader's login user. Password field `*` (not a locked `!`): sshd refuses locked
-    accounts when PAM is off."""
+    accounts when PAM is off. Its real home is only a mount point (see _make_core_home)."""
     try:
         subprocess.run(["id", name], check=True, capture_output=True)
     except subprocess.CalledProcessError:

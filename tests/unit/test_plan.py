@@ -1,4 +1,5 @@
-"""Cluster plans: size classes, the seed table, names, costs, and every command line checked by Toil.
+"""Cluster and host plans: size classes, the seed table, names, costs, and every command line checked
+by Toil.
 
 The cactus command lines are parsed by a NEW Toil workflow parser per check (Job.Runner's, plus the
 options Cactus v3.2.1 adds in cactus_progressive.main) and loaded with Config().setOptions; the
@@ -24,8 +25,11 @@ from pathlib import Path
 import pytest
 from ansible.module_utils.cactus_plan import (
     BIRD_MAX_BYTES,
+    CLUSTER_BATCH_SYSTEMS,
     CLUSTER_NAME_MAX,
     NEMATODE_MAX_BYTES,
+    NO_CLUSTER_FIX,
+    NO_TARGET_HOST_FIX,
     SMALL_MAX_BYTES,
     PlanError,
     PlanSettings,
@@ -163,6 +167,14 @@ def test_all_small_plan_recommends_a_single_machine_and_still_sizes_a_cluster():
     assert plan["single_machine_recommended"] is True
     assert "single machine" in plan["summary"]
     assert plan["max_nodes"] == [3, 1]  # the nematode row
+
+
+def test_the_recommendation_names_the_host_mode_concretely():
+    [line] = [line for line in plan_for([SMALL] * 6)["summary"].splitlines() if "100 Mb" in line]
+    assert "-e cactus_target_hosts=<host>" in line
+    assert "README: Small genomes and existing machines" in line
+    assert "the cluster numbers use the nematode row" in line
+    assert "cactus_target_hosts" not in plan_for([SMALL, NEMATODE])["summary"]
 
 
 def test_unknown_sizes_are_sized_as_mammals_with_a_warning():
@@ -420,6 +432,40 @@ def test_plan_summary_shows_the_cost():
 
 # ---- Plan shape -----------------------------------------------------------------------------------
 
+AWS_PLAN_KEYS = {
+    "mode", "cluster_name", "cluster_type", "zone", "region", "jobstore", "jobstore_name", "run_tag",
+    "cactus_version", "seqfile", "tree", "leaves", "outgroups", "genomes", "size_classes",
+    "single_machine_recommended", "node_types", "min_nodes", "max_nodes", "node_storage",
+    "leader_node_type", "leader_storage", "cons_cores", "output", "output_kind", "leader_run_dir",
+    "leader_seqfile", "leader_seqfile_text", "leader_output", "log_file", "launch_cluster_argv",
+    "launch_cluster_environment", "cactus_argv", "cactus_restart_argv", "cost_per_hour", "warnings",
+    "summary",
+}
+
+
+def test_aws_plan_keys_are_unchanged_but_for_its_mode():
+    plan = plan_for([MAMMAL, BIRD])
+    assert set(plan) == AWS_PLAN_KEYS
+    assert plan["mode"] == "aws"
+
+
+@pytest.mark.parametrize("missing,variable", [
+    ("cluster_name", "toil_cluster_name"), ("zone", "toil_zone"), ("key_pair_name", "toil_key_pair_name"),
+])
+def test_aws_plan_still_needs_cluster_zone_and_key_pair(missing, variable):
+    settings = dict(cluster_name="cactus-test", zone=ZONE, key_pair_name="my-key", output="s3://b/o.hal")
+    del settings[missing]
+    with pytest.raises(PlanError) as caught:
+        build_plan(caterpillar_seqfile(2), {}, PlanSettings(**settings))
+    assert caught.value.variable == variable
+    assert "cactus_target_hosts" in caught.value.fix
+    for empty in ("", None):
+        with pytest.raises(PlanError, match=variable):
+            build_plan(caterpillar_seqfile(2), {}, PlanSettings(**settings, **{missing: empty}))
+        with pytest.raises(PlanError, match=variable):  # an empty target_host is an AWS plan too
+            build_plan(caterpillar_seqfile(2), {}, PlanSettings(**settings, target_host=""))
+
+
 def test_plan_has_the_documented_keys():
     plan = plan_for([MAMMAL, BIRD])
     for key in ("launch_cluster_argv", "cactus_argv", "node_types", "min_nodes", "max_nodes", "jobstore",
@@ -675,6 +721,326 @@ def test_every_combination_is_covered():
     assert math.prod(len(x) for x in (CLUSTER_TYPES, NODE_TYPE_CHOICES, OVERRIDES, EXTRAS, OUTPUTS)) == 64
 
 
+# ---- Host plans: one machine of the inventory, no AWS ---------------------------------------------
+
+HOST = "bigserver"
+HOST_RUN_DIR = "/home/alice/cactus/runs/myrun"
+HOST_PLAN_KEYS = {
+    "mode", "target_host", "batch_system", "max_cores", "max_memory", "cons_cores", "jobstore",
+    "jobstore_name", "cactus_version", "seqfile", "tree", "leaves", "outgroups", "genomes", "size_classes",
+    "single_machine_recommended", "output", "output_kind", "leader_run_dir", "leader_seqfile",
+    "leader_seqfile_text", "leader_output", "log_file", "cactus_argv", "cactus_restart_argv", "warnings",
+    "summary",
+}
+HOST_BATCH_SYSTEMS = ["single_machine", "slurm", "lsf", "grid_engine", "torque", "htcondor"]
+
+
+def host_plan_for(sizes, **overrides):
+    """A host plan for genomes of the given sizes (bytes, or None for unknown)."""
+    seqfile = caterpillar_seqfile(len(sizes))
+    measurements = {f"g{i}": {"size": size} for i, size in enumerate(sizes)}
+    settings = dict(target_host=HOST, output="runs/myrun/out.hal", leader_run_dir=HOST_RUN_DIR)
+    settings.update(overrides)
+    return build_plan(seqfile, measurements, PlanSettings(**settings))
+
+
+def check_host_cactus_argv_with_toil(argv):
+    """A host run's cactus command: parsed by Toil's parser plus Cactus's options, loaded with
+    Config().setOptions, then cactus_progressive.main's --consCores/--maxCores rules for every batch
+    system (single_machine included). Toil's --maxCores default is SYS_MAX_SIZE, never None, so Cactus
+    copies it into a missing --consCores: off single_machine that asks the cluster for 2**63 cores."""
+    from toil.common import Config
+
+    assert argv[0] == "cactus"
+    options = cactus_v321_parser().parse_args(argv[1:])
+    Config().setOptions(options)
+    assert options.provisioner is None and options.nodeTypes == []
+    assert options.jobStore.startswith("file:/"), "a host run uses Toil's file job store"
+    cons_cores = options.consCores if options.consCores is not None else int(options.maxCores)
+    if options.batchSystem.lower() not in ("single_machine", "singlemachine"):
+        assert cons_cores, "--consCores required for non single_machine batch systems"
+        assert cons_cores < 2**20, "--consCores would be Toil's unlimited --maxCores default"
+    assert options.maxCores >= 1 and cons_cores <= options.maxCores, "--consCores must be <= --maxCores"
+    return options
+
+
+def test_host_plan_on_a_single_machine():
+    plan = host_plan_for([SMALL, SMALL, SMALL])
+    assert set(plan) == HOST_PLAN_KEYS
+    assert not {"region", "cost_per_hour", "launch_cluster_argv", "launch_cluster_environment", "zone",
+                "cluster_name", "node_types", "max_nodes"} & set(plan)
+    assert plan["mode"] == "host" and plan["target_host"] == HOST
+    assert plan["batch_system"] == "single_machine"
+    assert (plan["max_cores"], plan["max_memory"], plan["cons_cores"]) == (None, None, None)
+    assert plan["jobstore"] == f"{HOST_RUN_DIR}/jobstore" and plan["jobstore_name"] == "myrun"
+    assert plan["leader_run_dir"] == HOST_RUN_DIR
+    assert plan["leader_seqfile"] == f"{HOST_RUN_DIR}/seqfile.txt"
+    assert plan["leader_output"] == f"{HOST_RUN_DIR}/out.hal"
+    assert plan["log_file"] == f"{HOST_RUN_DIR}/cactus.log"
+    assert plan["output"] == "runs/myrun/out.hal" and plan["output_kind"] == "local"
+    assert plan["genomes"][1]["leader_path"] == f"{HOST_RUN_DIR}/genomes/g1/g1.fa"
+    assert plan["leader_seqfile_text"].splitlines()[1] == f"g0\t{HOST_RUN_DIR}/genomes/g0/g0.fa"
+    assert plan["single_machine_recommended"] is True and plan["size_classes"] == {"small": 3}
+    assert plan["cactus_argv"] == ["cactus", f"{HOST_RUN_DIR}/jobstore", f"{HOST_RUN_DIR}/seqfile.txt",
+                                   f"{HOST_RUN_DIR}/out.hal", "--batchSystem", "single_machine",
+                                   "--logFile", f"{HOST_RUN_DIR}/cactus.log"]
+    assert plan["cactus_restart_argv"] == plan["cactus_argv"] + ["--restart"]
+    assert plan["warnings"] == []
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert options.jobStore == "file:" + plan["jobstore"]
+    assert options.seqFile == plan["leader_seqfile"] and options.outputHal == plan["leader_output"]
+    assert options.batchSystem == "single_machine" and options.logFile == plan["log_file"]
+    assert options.consCores is None  # Cactus takes --maxCores (or the host's cores) itself
+    assert options.retryCount == 1  # Toil's default, which Cactus keeps on a single machine
+    assert check_host_cactus_argv_with_toil(plan["cactus_restart_argv"]).restart is True
+    assert plan["summary"].splitlines() == [
+        "3 genomes (3 small) from /data/seq.txt",
+        f"host {HOST}: --batchSystem single_machine, maxCores all, maxMemory all",
+        f"job store {HOST_RUN_DIR}/jobstore; output runs/myrun/out.hal (fetched from {HOST_RUN_DIR}/out.hal)",
+    ]
+    assert json.loads(json.dumps(plan)) == plan
+
+
+def test_host_plan_with_limits_on_a_single_machine():
+    plan = host_plan_for([SMALL, SMALL], max_cores=16, max_memory="64G", cons_cores=8)
+    assert (plan["max_cores"], plan["max_memory"], plan["cons_cores"]) == (16, "64G", 8)
+    assert plan["cactus_argv"][4:] == ["--batchSystem", "single_machine", "--maxCores", "16",
+                                       "--maxMemory", "64G", "--consCores", "8",
+                                       "--logFile", f"{HOST_RUN_DIR}/cactus.log"]
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert (options.maxCores, options.maxMemory, options.consCores) == (16, 64 * 10**9, 8)
+    assert "maxCores 16, maxMemory 64G, consCores 8" in plan["summary"]
+
+
+def test_host_plan_on_slurm_with_cons_cores():
+    plan = host_plan_for([MAMMAL, BIRD], batch_system="slurm", cons_cores=32, max_memory="500Gi")
+    assert plan["batch_system"] == "slurm" and plan["cons_cores"] == 32 and plan["max_cores"] is None
+    assert plan["cactus_argv"][4:] == ["--batchSystem", "slurm", "--maxMemory", "500Gi", "--consCores", "32",
+                                       "--retryCount", "5", "--logFile", f"{HOST_RUN_DIR}/cactus.log"]
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert options.batchSystem == "slurm" and options.consCores == 32 and options.retryCount == 5
+    assert options.maxMemory == 500 * 2**30
+    assert plan["warnings"] == []  # the big-genome warning is for single_machine only
+    assert f"host {HOST}: --batchSystem slurm, maxCores all, maxMemory 500Gi, consCores 32" in plan["summary"]
+
+
+HOST_LIMITS = {
+    "cons": dict(cons_cores=16),
+    "max": dict(max_cores=24),
+    "both": dict(max_cores=24, cons_cores=24),
+    "all": dict(max_cores=8, max_memory=32 * 2**30, cons_cores=4, retry_count=2),
+}
+
+
+@pytest.mark.parametrize("batch_system", HOST_BATCH_SYSTEMS)
+@pytest.mark.parametrize("limits", HOST_LIMITS.values(), ids=HOST_LIMITS)
+def test_every_host_batch_system_passes_toils_parser(batch_system, limits):
+    plan = host_plan_for([BIRD, NEMATODE], batch_system=batch_system,
+                         extra_options=["--binariesMode", "local", "--root", "g0"], **limits)
+    for argv in (plan["cactus_argv"], plan["cactus_restart_argv"]):
+        options = check_host_cactus_argv_with_toil(argv)
+        assert options.batchSystem == batch_system and options.binariesMode == "local"
+        assert options.consCores == limits.get("cons_cores")
+        if "max_cores" in limits:
+            assert options.maxCores == limits["max_cores"]
+        if "max_memory" in limits:
+            assert options.maxMemory == limits["max_memory"]
+            assert plan["max_memory"] == str(limits["max_memory"])
+        expected_retries = 1 if batch_system == "single_machine" else limits.get("retry_count", 5)
+        assert options.retryCount == expected_retries
+        assert ("--retryCount" in argv) is (batch_system != "single_machine")
+
+
+def test_host_batch_systems_are_toils_registry():
+    from toil.batchSystems.registry import get_batch_systems
+
+    assert sorted(HOST_BATCH_SYSTEMS + list(CLUSTER_BATCH_SYSTEMS)) == sorted(get_batch_systems())
+
+
+def test_slurm_needs_cons_cores_or_max_cores():
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([BIRD, BIRD], batch_system="slurm")
+    assert caught.value.variable == "cactus_cons_cores"
+    assert caught.value.fix == "give the cores of one node of your cluster"
+    assert "--consCores required for non single_machine" in caught.value.problem
+    # What the plan refuses: Cactus would ask the cluster for Toil's unlimited --maxCores default.
+    argv = host_plan_for([BIRD, BIRD], batch_system="slurm", cons_cores=8)["cactus_argv"]
+    index = argv.index("--consCores")
+    with pytest.raises(AssertionError, match="unlimited --maxCores"):
+        check_host_cactus_argv_with_toil(argv[:index] + argv[index + 2:])
+
+
+@pytest.mark.parametrize("batch_system,fragment", [
+    ("slurmm", "did you mean slurm?"), ("Slurm", "did you mean slurm?"), ("singleMachine", "single_machine"),
+    ("gridengine", "did you mean grid_engine?"), ("pbs", "use one of: grid_engine, htcondor, lsf, "
+                                                        "single_machine, slurm, torque"),
+    ("", "use one of"),
+])
+def test_unknown_batch_systems_are_refused_with_the_valid_ones(batch_system, fragment):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([SMALL, SMALL], batch_system=batch_system, cons_cores=4)
+    assert caught.value.variable == "cactus_batch_system"
+    assert "is not a Toil 9.4.1 batch system" in caught.value.problem
+    assert fragment in caught.value.fix, str(caught.value)
+
+
+@pytest.mark.parametrize("batch_system", ["kubernetes", "mesos", "aws_batch"])
+def test_cluster_batch_systems_are_refused_on_a_host(batch_system):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([SMALL, SMALL], batch_system=batch_system, cons_cores=4)
+    assert caught.value.variable == "cactus_batch_system"
+    assert caught.value.fix == NO_TARGET_HOST_FIX
+    assert NO_TARGET_HOST_FIX == "leave cactus_target_hosts empty to run on a Toil cluster on AWS"
+
+
+@pytest.mark.parametrize("overrides,variable,fragment", [
+    (dict(max_cores=0), "cactus_max_cores", "whole number >= 1"),
+    (dict(max_cores=-4), "cactus_max_cores", "whole number >= 1"),
+    (dict(max_cores=True), "cactus_max_cores", "whole number >= 1"),
+    (dict(max_cores="8"), "cactus_max_cores", "whole number >= 1"),
+    (dict(max_memory="64X"), "cactus_max_memory", "not a valid unit"),
+    (dict(max_memory="lots"), "cactus_max_memory", "Toil cannot read"),
+    (dict(max_memory=""), "cactus_max_memory", "Toil cannot read"),
+    (dict(max_memory="G"), "cactus_max_memory", "Toil cannot read"),
+    (dict(max_memory="0"), "cactus_max_memory", "at least 1"),
+    (dict(max_memory="-5G"), "cactus_max_memory", "at least 1"),
+    (dict(max_memory=0), "cactus_max_memory", "at least 1"),
+    (dict(max_memory=True), "cactus_max_memory", "not a size"),
+    (dict(max_memory=1.5), "cactus_max_memory", "not a size"),
+    (dict(cons_cores=0), "cactus_cons_cores", "whole number >= 1"),
+    (dict(cons_cores=16, max_cores=8), "cactus_cons_cores", "above cactus_max_cores 8"),
+    (dict(batch_system="lsf", cons_cores=16, max_cores=8), "cactus_cons_cores", "--consCores must be <="),
+    (dict(output="s3://bucket/out.hal"), "cactus_output", "an s3:// output needs AWS"),
+    (dict(output="s3://bucket/out.hal"), "cactus_output", "the HAL is fetched back"),
+    (dict(output="gs://bucket/out.hal"), "cactus_output", "not an s3://bucket/key URL or a local path"),
+    (dict(output=None), "cactus_output", "no output"),
+    (dict(leader_run_dir=None), "cactus_leader_dir", "no run directory"),
+    (dict(leader_run_dir=""), "cactus_leader_dir", "no run directory"),
+    (dict(leader_run_dir="cactus/runs/myrun"), "cactus_leader_dir", "not an absolute path"),
+    (dict(leader_run_dir="~/cactus/runs/myrun"), "cactus_leader_dir", "not an absolute path"),
+    (dict(leader_run_dir="/"), "cactus_leader_dir", "the root directory"),
+    (dict(target_host="two hosts"), "cactus_target_hosts", "not the name of one inventory host"),
+])
+def test_bad_host_inputs_name_the_variable_and_the_fix(overrides, variable, fragment):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([SMALL, SMALL], **overrides)
+    assert caught.value.variable == variable
+    assert fragment in caught.value.problem + caught.value.fix, str(caught.value)
+    assert str(caught.value).startswith(f"{variable}: ") and "Fix: " in str(caught.value)
+
+
+def test_s3_output_on_a_host_says_what_to_do():
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([SMALL, SMALL], output="s3://bucket/out.hal")
+    assert caught.value.problem == ("an s3:// output needs AWS, and a run on an inventory host makes no "
+                                    "AWS call")
+    assert caught.value.fix == "give a path on the controller: the HAL is fetched back"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("64G", 64 * 10**9), ("2048M", 2048 * 10**6), ("500Gi", 500 * 2**30), ("1.5T", 1_500 * 10**9),
+    (68719476736, 2**36), ("1073741824", 2**30),
+])
+def test_max_memory_is_read_like_toil_reads_it(value, expected):
+    plan = host_plan_for([SMALL, SMALL], max_memory=value)
+    assert plan["max_memory"] == str(value)
+    assert check_host_cactus_argv_with_toil(plan["cactus_argv"]).maxMemory == expected
+
+
+def test_run_dir_is_normalized():
+    plan = host_plan_for([SMALL, SMALL], leader_run_dir="/home/alice//cactus/runs/myrun/")
+    assert plan["leader_run_dir"] == HOST_RUN_DIR and plan["jobstore"] == f"{HOST_RUN_DIR}/jobstore"
+    assert plan["jobstore_name"] == "myrun"
+
+
+def test_host_plan_keeps_given_leader_paths():
+    plan = host_plan_for([SMALL, SMALL], leader_seqfile="/scratch/seq.txt", leader_output="/scratch/o.hal",
+                         log_file="/scratch/cactus.log")
+    assert plan["cactus_argv"][1:4] == [f"{HOST_RUN_DIR}/jobstore", "/scratch/seq.txt", "/scratch/o.hal"]
+    assert plan["cactus_argv"][-1] == "/scratch/cactus.log"
+    check_host_cactus_argv_with_toil(plan["cactus_argv"])
+
+
+def test_host_plan_ignores_every_aws_setting():
+    bogus = dict(cluster_name="Not_A_Name", zone="nowhere", key_pair_name="", node_types=["x.huge:-1"],
+                 min_nodes="a", max_nodes=[0], spot_bid=-1, leader_node_type="t2.nano", leader_storage=0,
+                 node_storage=0, owner="=", jobstore_name="BAD:NAME", on_demand_prices={"x": "y"},
+                 existing_clusters=["bigserver", "cactus"], cluster_type="slurm", run_tag_value="a=b")
+    plan = host_plan_for([SMALL, SMALL], **bogus)
+    assert plan == host_plan_for([SMALL, SMALL])
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--batchSystem", "slurm"], "set cactus_batch_system instead"),
+    (["--batchSys=slurm"], "set cactus_batch_system instead"),
+    (["--maxCores", "8"], "set cactus_max_cores instead"),
+    (["--maxMemory=64G"], "set cactus_max_memory instead"),
+    (["--maxMem", "64G"], "set cactus_max_memory instead"),
+    (["--consCores", "8"], "set cactus_cons_cores instead"),
+    (["--logFile", "/tmp/x.log"], "the plan's log_file"),
+    (["--restart"], "the plan's cactus_restart_argv"),
+    (["--provisioner", "aws"], NO_CLUSTER_FIX),
+    (["-p", "aws"], NO_CLUSTER_FIX),
+    (["--nodeTypes", "c5.4xlarge"], NO_CLUSTER_FIX),
+    (["--minNodes", "0"], NO_CLUSTER_FIX),
+    (["--maxNodes=4"], NO_CLUSTER_FIX),
+    (["--nodeStorage", "100"], NO_CLUSTER_FIX),
+    ("--root g0 --metrics aws:us-west-2:js", "takes a boolean"),
+])
+def test_host_extra_options_refused(extra, fragment):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([SMALL, SMALL], extra_options=extra)
+    assert caught.value.variable == "cactus_extra_options"
+    assert fragment in caught.value.problem + caught.value.fix, str(caught.value)
+    assert NO_CLUSTER_FIX == "a run on an inventory host has no cluster to scale"
+
+
+@pytest.mark.parametrize("extra", [
+    ["--binariesMode", "local"], ["--binariesMode=singularity"], "--binariesMode docker --root g1",
+    ["--defaultDisk", "8G", "--maxDisk", "100G", "--consMemory", "100Gi", "--metrics", "false"],
+    ["--defaultPreemptible"], ["--maxOutgroups", "2"],
+])
+def test_host_extra_options_allowed(extra):
+    plan = host_plan_for([SMALL, SMALL], extra_options=extra)
+    tokens = extra.split() if isinstance(extra, str) else extra
+    assert plan["cactus_argv"][-len(tokens):] == tokens
+    assert plan["cactus_restart_argv"][-len(tokens) - 1:] == [*tokens, "--restart"]
+    check_host_cactus_argv_with_toil(plan["cactus_argv"])
+
+
+def test_binaries_mode_is_still_planned_on_aws():
+    with pytest.raises(PlanError, match="set toil_cluster_type instead"):
+        plan_for([MAMMAL, MAMMAL], extra_options=["--binariesMode", "local"])
+
+
+def test_big_genomes_on_a_single_machine_warn():
+    plan = host_plan_for([MAMMAL, SMALL, None, NEMATODE])
+    [warning] = plan["warnings"]
+    assert warning.startswith("3 genome(s) are 100 Mb or more, or of unknown size "
+                              "(g0 (mammal), g2 (size unknown), g3 (nematode)): ")
+    assert "an autoscaling Toil cluster on AWS (leave cactus_target_hosts empty) finishes" in warning
+    assert "one machine needs the memory" in warning
+    assert "g1" not in warning
+
+
+def test_big_genome_warning_names_at_most_five():
+    [warning] = host_plan_for([BIRD] * 7)["warnings"]
+    assert "g4 (bird), ...)" in warning and "g5" not in warning and warning.startswith("7 genome(s)")
+
+
+def test_no_big_genome_warning_when_small_or_off_single_machine():
+    assert host_plan_for([SMALL] * 4)["warnings"] == []
+    assert host_plan_for([MAMMAL] * 2, batch_system="lsf", max_cores=64)["warnings"] == []
+
+
+def test_host_plan_keeps_the_seqfile_warnings():
+    text = "(a,b);\na a.fa\nb b.fa\nunused u.fa\n"
+    seqfile = parse_seqfile_text(text, "/d/seq.txt")
+    settings = PlanSettings(target_host=HOST, output="/tmp/o.hal", leader_run_dir=HOST_RUN_DIR)
+    plan = build_plan(seqfile, {"a": {"size": SMALL}, "b": {"size": SMALL}}, settings)
+    assert plan["warnings"] == list(seqfile.warnings) and plan["warnings"]
+
+
 # ---- The module: genome measurement ---------------------------------------------------------------
 
 def bgzf(data):
@@ -883,6 +1249,89 @@ def test_measure_genomes_offline_and_given_sizes(tmp_path, plan_module, write_fa
         plan_module.measure_genomes(seqfile, offline=True, known_sizes={"a": 5})
 
 
+@pytest.fixture
+def no_aws_client(monkeypatch):
+    """Any boto3/botocore client made from now on fails the test: a host run makes no AWS call."""
+    import boto3
+    import botocore.session
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"an AWS client was made: {args} {kwargs}")
+
+    monkeypatch.setattr(boto3, "client", refuse)
+    monkeypatch.setattr(boto3, "resource", refuse)
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+
+
+def test_the_no_aws_client_fixture_bites(no_aws_client, plan_module):
+    with pytest.raises(AssertionError, match="an AWS client was made"):
+        plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
+
+
+def test_host_run_does_not_measure_s3_genomes(tmp_path, plan_module, write_fasta, no_aws_client):
+    write_fasta(str(tmp_path / "a.fa"), size=100)
+    text = "((a,b),(c,d));\na a.fa\nb s3://bkt/b.fa\nc s3://bkt/c.fa\nd ftp://h/d.fa\n"
+    seqfile = parse_seqfile_text(text, str(tmp_path / "seq.txt"))
+    measured = plan_module.measure_genomes(seqfile, host_run=True, known_sizes={"c": 5 * GB})
+    assert measured["a"]["size"] == 100
+    assert measured["b"] == {"size": None, "size_on_disk": None,
+                             "method": "not measured on a host run (no AWS call)"}
+    assert measured["c"]["size"] == 5 * GB and measured["c"]["method"] == "given"
+    assert measured["d"]["size"] is None
+
+
+def test_host_run_still_measures_http_genomes(web, plan_module, write_fasta, no_aws_client):
+    root, base = web
+    write_fasta(str(root / "b.fa"), size=1000)
+    seqfile = parse_seqfile_text(f"(a,b);\na s3://bkt/a.fa\nb {base}/b.fa\n", "/d/seq.txt")
+    measured = plan_module.measure_genomes(seqfile, host_run=True, timeout=5)
+    assert measured["b"]["size"] == 1000 and measured["b"]["method"] == "HTTP length"
+    assert measured["a"]["size"] is None
+    offline = plan_module.measure_genomes(seqfile, host_run=True, offline=True)
+    assert offline["b"]["method"] == "offline"
+
+
+def module_params(plan_module, **values):
+    """The module's parameters as AnsibleModule would give them: every default, then `values`."""
+    params = {name: spec.get("default") for name, spec in plan_module.ARGUMENT_SPEC.items()}
+    params.update(values)
+    return params
+
+
+def test_make_plan_on_a_host_needs_no_cluster_zone_or_key_pair(tmp_path, plan_module, write_fasta,
+                                                              no_aws_client):
+    write_fasta(str(tmp_path / "a.fa"), size=1000)
+    write_fasta(str(tmp_path / "b.fa"), size=2000)
+    seqfile = tmp_path / "seq.txt"
+    seqfile.write_text("((a,b),c);\na a.fa\nb b.fa\nc s3://bkt/c.fa\n")
+    params = module_params(plan_module, seqfile=str(seqfile), output=str(tmp_path / "out.hal"),
+                           target_host=HOST, batch_system="slurm", cons_cores=16, max_memory="256G",
+                           leader_run_dir=HOST_RUN_DIR, run_dir=str(tmp_path / "run"))
+    assert params["cluster_name"] is params["zone"] is params["key_pair_name"] is None
+    plan = plan_module.make_plan(params)
+    assert set(plan) == HOST_PLAN_KEYS and plan["mode"] == "host"
+    assert [g["size"] for g in plan["genomes"]] == [1000, 2000, None]
+    assert plan["genomes"][2]["size_method"] == "not measured on a host run (no AWS call)"
+    assert plan["genomes"][2]["leader_path"] == "s3://bkt/c.fa"
+    assert plan["max_memory"] == "256G" and plan["cons_cores"] == 16
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert options.batchSystem == "slurm" and options.maxMemory == 256 * 10**9
+
+
+@pytest.mark.parametrize("missing,variable", [("zone", "toil_zone"), ("cluster_name", "toil_cluster_name"),
+                                              ("key_pair_name", "toil_key_pair_name")])
+def test_make_plan_on_aws_still_needs_them_before_measuring(tmp_path, plan_module, no_aws_client,
+                                                            missing, variable):
+    seqfile = tmp_path / "seq.txt"
+    seqfile.write_text("(a,b);\na s3://bkt/a.fa\nb s3://bkt/b.fa\n")
+    params = module_params(plan_module, seqfile=str(seqfile), output="s3://bkt/o.hal", cluster_name="cx",
+                           zone=ZONE, key_pair_name="k", run_dir=str(tmp_path / "run"))
+    params[missing] = None
+    with pytest.raises(PlanError) as caught:  # not the AssertionError of an S3 client
+        plan_module.make_plan(params)
+    assert caught.value.variable == variable
+
+
 def test_write_if_changed(tmp_path, plan_module):
     path = str(tmp_path / "run" / "plan.json")
     assert plan_module.would_change(path, "x")
@@ -955,6 +1404,34 @@ def test_module_plans_writes_once_and_honours_check_mode(small_run, tmp_path):
     checked = run_module(dict(small_run, max_nodes=[9, 2]), tmp_path, "--check")
     assert checked["changed"] is True and checked["plan"]["max_nodes"] == [9, 2]
     assert plan_file.read_text() == written  # check mode wrote nothing
+
+
+def test_module_plans_a_host_run_without_aws(small_run, tmp_path):
+    seqfile = Path(small_run["seqfile"])
+    seqfile.write_text(seqfile.read_text().replace("fa/rat.fa.gz", "s3://genomes/rat.fa"))
+    args = {key: value for key, value in small_run.items()
+            if key not in ("cluster_name", "zone", "key_pair_name", "on_demand_prices", "offline")}
+    args.update(target_host=HOST, leader_run_dir=HOST_RUN_DIR, max_cores=4, max_memory=8 * 2**30)
+    result = run_module(args, tmp_path)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is True
+    plan = json.loads(Path(result["plan_file"]).read_text())
+    assert plan == result["plan"] and set(plan) == HOST_PLAN_KEYS and plan["mode"] == "host"
+    assert [g["size"] for g in plan["genomes"]] == [4000, 2000, None]
+    assert plan["genomes"][2]["size_method"] == "not measured on a host run (no AWS call)"
+    assert plan["max_memory"] == str(8 * 2**30) and plan["max_cores"] == 4
+    assert plan["leader_output"] == f"{HOST_RUN_DIR}/run.hal"
+    assert result["msg"] == plan["summary"]
+    assert f"host {HOST}: --batchSystem single_machine, maxCores 4, maxMemory {8 * 2**30}" in result["msg"]
+    [warning] = result["warnings"]  # rat's size is unknown: not measured
+    assert warning.startswith("1 genome(s) are 100 Mb or more, or of unknown size (rat (size unknown))")
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert options.maxCores == 4 and options.maxMemory == 8 * 2**30
+    assert run_module(args, tmp_path)["changed"] is False
+
+    refused = run_module(dict(args, batch_system="kubernetes"), tmp_path)
+    assert refused["failed"] is True
+    assert refused["msg"].startswith("cactus_batch_system: 'kubernetes' needs a cluster of its own")
 
 
 def test_module_fails_with_the_seqfile_line(small_run, tmp_path):

@@ -457,6 +457,22 @@ def test_syntax_check_never_touches_aws(cloud, tmp_path):
     assert "toil_cluster inventory:" not in result.stdout + result.stderr
 
 
+def test_host_run_never_touches_aws(cloud, tmp_path):
+    """-e cactus_target_hosts=HOST aims the run at a host of the user's inventory: the plugin must not ask
+    AWS (no credentials, an endpoint that does not answer), and toil_leader stays empty."""
+    env = _no_credentials_env(cloud, tmp_path)
+    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, cluster_name="cactus", zone=ZONE)
+    result = cloud.run(
+        ["ansible-inventory", "-i", str(config), "--list", "-e", "cactus_target_hosts=labhost"],
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout).get("toil_leader", {}).get("hosts", []) == []
+    assert "toil_cluster inventory:" not in result.stderr
+
+
 # A second moto server with IAM authentication on: wrong keys and missing permissions.
 
 

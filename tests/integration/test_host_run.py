@@ -1,0 +1,241 @@
+"""A run on a host of the user's own inventory (cactus_target_hosts), not a Toil cluster: the loopback
+ssh host of the test bed as `core`, reached by Ansible's plain ssh connection, Cactus (the stand-in)
+installed from its release into a venv of its own with Toil from the offline wheelhouse, a file job
+store, single_machine. No AWS: moto sees no request, and the later runs have no AWS endpoint or
+credentials at all (any attempt would reach the network guard, which fails the session).
+
+Also the same roles used from another directory (examples/ops-team) through roles_path alone."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from project import GENOMES, TOP, TREE, ReleaseServer, recap
+from testcloud import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, LEADER_USER, TestCloud, wait_until
+
+pytestmark = pytest.mark.cloud
+
+HOST = "labhost"
+
+
+@pytest.fixture(scope="module")
+def host_cloud(tmp_path_factory):
+    with TestCloud(tmp_path_factory.mktemp("hostrun-cloud"), appliance=False) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    server = ReleaseServer(tmp_path_factory.mktemp("release"))
+    yield server
+    server.stop()
+
+
+def no_aws_env(cloud, **extra):
+    """The controller's environment without any AWS endpoint, credentials or Toil setting."""
+    env = {k: v for k, v in cloud.env(**extra).items() if not k.startswith(("AWS_", "TOIL_"))}
+    assert not (cloud.workdir / "home" / ".aws").exists()
+    return env
+
+
+class HostProject:
+    """A user's inventory directory with the test host, and the run's variables in group_vars."""
+
+    def __init__(self, cloud: TestCloud, root, release, run_name, **variables):
+        self.cloud, self.root, self.run_name = cloud, root, run_name
+        self.inventory = root / "inventory"
+        (self.inventory / "group_vars").mkdir(parents=True)
+        shutil.copy(cloud.write_host_inventory(), self.inventory / "hosts.yml")
+        write_genomes(root)
+        self.output = root / "results" / "aligned.hal"
+        self.run_dir = root / "runs" / run_name
+        self.variables = {
+            "cactus_target_hosts": HOST,
+            "cactus_run_name": run_name,
+            "cactus_seqfile": str(root / "seqfile.txt"),
+            "cactus_output": str(self.output),
+            "cactus_run_dir": str(self.run_dir),
+            **stand_ins(cloud, release),
+            "cactus_align_wait": True,
+            "cactus_align_poll_interval": 1,
+            "cactus_align_wait_timeout": 600,
+            **variables,
+        }
+        self.write_variables()
+
+    def write_variables(self):
+        (self.inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(self.variables))
+
+    def play(self, *args, env=None, check=True, playbook="run_alignment.yml"):
+        argv = ["ansible-playbook", "-i", str(self.inventory), playbook, *args]
+        return self.cloud.run(argv, env=env or no_aws_env(self.cloud), check=check, timeout=900)
+
+    def plan(self):
+        return json.loads((self.run_dir / "plan.json").read_text())
+
+    def record(self):
+        return json.loads((self.run_dir / "run.json").read_text())
+
+
+def write_genomes(root):
+    (root / "genomes").mkdir()
+    lines = [TREE]
+    for name, text in GENOMES.items():
+        (root / "genomes" / f"{name}.fa").write_text(text)
+        lines.append(f"{name}\tgenomes/{name}.fa")
+    (root / "seqfile.txt").write_text("\n".join(lines) + "\n")
+
+
+def stand_ins(cloud, release):
+    """The test bed's stand-ins for GitHub (the release server) and PyPI (the host wheelhouse)."""
+    return {
+        "cactus_provision_release_base_url": release.base_url,
+        "cactus_provision_git_url": release.git_url,
+        "cactus_provision_pip_extra_args": f"--no-index --find-links {cloud.host_wheelhouse()}",
+    }
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def on_host(cloud, script):
+    """A shell command on the test host as core, over the cloud's ssh."""
+    ssh = ["ssh", "-p", str(cloud.ssh_port), f"{LEADER_USER}@127.0.0.1", script]
+    return cloud.run(ssh, env=cloud.env(), check=False, timeout=120).stdout
+
+
+@pytest.fixture(scope="module")
+def reference(host_cloud, release, tmp_path_factory):
+    """The first must-show: a full run on the host, from nothing to a fetched, verified HAL, while
+    moto (the AWS endpoint of this environment) counts no request at all."""
+    project = HostProject(host_cloud, tmp_path_factory.mktemp("host-ref"), release, "hostref")
+    before = host_cloud.moto_request_count()
+    result = project.play("-vvv", env=host_cloud.env())
+    assert host_cloud.moto_request_count() == before, "a host run must make no AWS call"
+    hal = project.output.read_bytes()
+    assert hal.startswith(b"#cactus-standin-hal")
+    return {"project": project, "hal": hal, "output": result.stdout + result.stderr}
+
+
+def test_full_run_on_a_host_with_no_aws(host_cloud, reference):
+    project, out = reference["project"], reference["output"]
+    plan = project.plan()
+    home = "/home/core"
+    assert plan["mode"] == "host" and plan["target_host"] == HOST
+    assert plan["jobstore"] == f"{home}/cactus/runs/hostref/jobstore"
+    argv = project.record()["argv"]
+    assert argv[0] == f"{home}/cactus/venv/bin/cactus"
+    nproc = int(on_host(host_cloud, "nproc").strip())
+    assert argv[argv.index("--batchSystem") + 1] == "single_machine"
+    assert argv[argv.index("--maxCores") + 1] == str(nproc)
+    assert argv[argv.index("--maxMemory") + 1].endswith("Mi")
+    fetched = json.loads((project.run_dir / "fetched.json").read_text())
+    assert fetched["sha256"] == sha256(project.output)
+    assert project.record()["state"] == "finished"
+    # The venv has its own Toil (no appliance here), at the pinned version.
+    assert on_host(host_cloud, "~/cactus/venv/bin/toil --version").strip() == "9.4.1"
+    assert "TASK [toil_launch : Launch the leader" not in out  # the role ends before it on a host
+    # The controller's AWS secret reached neither the host nor any file of the run.
+    found = subprocess.run(["grep", "-rlI", "-e", FAKE_SECRET_KEY, "-e", FAKE_ACCESS_KEY,
+                            str(host_cloud.core_home), str(project.root)], capture_output=True, text=True)
+    assert found.stdout == "", found.stdout
+
+
+def test_second_run_changes_nothing_without_any_aws_endpoint(host_cloud, reference):
+    project = reference["project"]
+    again = project.play()
+    counts = recap(again.stdout)
+    assert counts[HOST]["changed"] == 0 and counts["localhost"]["changed"] == 0, counts
+    assert all(c["failed"] == 0 for c in counts.values()), counts
+    assert "The alignment finished: nothing to start" in again.stdout
+    assert project.output.read_bytes() == reference["hal"]
+    status = project.play("--tags", "status")
+    assert "state: finished" in status.stdout
+
+
+def test_check_mode_creates_nothing(host_cloud, release, reference, tmp_path):
+    project = HostProject(host_cloud, tmp_path, release, "hostcheck")
+    result = project.play("--check")
+    assert "Starting the alignment" in result.stdout
+    assert not project.run_dir.exists()
+    assert not (host_cloud.core_home / "cactus" / "runs" / "hostcheck").exists()
+
+
+def kill_alignment(cloud):
+    """SIGKILL what the run started on the host (core's processes only; [x] keeps pkill off itself)."""
+    on_host(cloud, "pkill -9 -u core -f [_]toil_worker; pkill -9 -u core -f [r]un-cactus.sh; "
+                   "pkill -9 -u core -f [b]in/cactus; tmux kill-server; true")
+
+
+def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, reference, tmp_path):
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "3"}, "cactus_align_wait": False}
+    project = HostProject(host_cloud, tmp_path, release, "hostkill", **paced)
+    project.play()
+    log = project.plan()["log_file"]
+    wait_until(lambda: "stand-in: aligned genome" in on_host(host_cloud, f"cat {log} 2>/dev/null"), 120,
+               "the first aligned genome", interval=0.5)
+    kill_alignment(host_cloud)
+    assert "state: interrupted" in project.play("--tags", "status").stdout
+
+    # A plain re-run does not start over on the existing job store: it points to restart.
+    refused = project.play("--tags", "align", check=False)
+    assert refused.returncode != 0 and "--tags restart" in refused.stdout
+
+    project.variables.update(cactus_align_wait=True)
+    project.write_variables()
+    project.play("--tags", "restart,fetch")
+    record = project.record()
+    assert record["state"] == "finished" and record["attempt"] == 2 and "--restart" in record["argv"]
+    assert project.output.read_bytes() == reference["hal"]
+    assert json.loads((project.run_dir / "fetched.json").read_text())["sha256"] == sha256(project.output)
+    # Nothing to destroy for a host run, and the host's files stay.
+    down = project.play(playbook="teardown.yml")
+    assert "nothing to destroy" in down.stdout
+
+
+def test_ops_team_directory_uses_the_roles_through_roles_path(host_cloud, release, reference, tmp_path):
+    """examples/ops-team as an ops team would use it: its own ansible.cfg (roles_path only), its own
+    inventory and play, run from its own directory."""
+    ops = tmp_path / "ops-team"
+    shutil.copytree(TOP / "examples" / "ops-team", ops)
+    config = ops / "ansible.cfg"
+    config.write_text(config.read_text().replace("roles_path = ../../roles", f"roles_path = {TOP / 'roles'}"))
+    shutil.copy(host_cloud.write_host_inventory(), ops / "inventory" / "hosts.yml")
+    write_genomes(ops)
+    group_vars = ops / "inventory" / "group_vars" / "all.yml"
+    settings = yaml.safe_load(group_vars.read_text())
+    settings.update(cactus_target_hosts=HOST, cactus_run_name="opsrun", **stand_ins(host_cloud, release))
+    group_vars.write_text(yaml.safe_dump(settings))
+
+    env = no_aws_env(host_cloud, ANSIBLE_CONFIG=str(config))
+    result = host_cloud.run(["ansible-playbook", "site.yml"], cwd=ops, env=env, timeout=900)
+    assert (ops / "results" / "aligned.hal").read_bytes() == reference["hal"]
+    fetched = json.loads((ops / "runs" / "opsrun" / "fetched.json").read_text())
+    assert fetched["sha256"] == sha256(ops / "results" / "aligned.hal")
+    assert "toil_launch" not in result.stdout
+
+    again = host_cloud.run(["ansible-playbook", "site.yml"], cwd=ops, env=env, timeout=900)
+    assert all(c["changed"] == 0 for c in recap(again.stdout).values()), recap(again.stdout)
+
+
+@pytest.mark.parametrize("variables,message", [
+    ({"cactus_target_hosts": "nosuchhost"}, "cactus_target_hosts: 'nosuchhost' names 0 hosts"),
+    ({"cactus_target_hosts": "lab"}, "'lab' names 2 hosts of the inventory (labhost, labhost2)"),
+    ({"cactus_batch_system": "slurm", "cactus_cons_cores": 8}, "cactus_batch_system: 'slurm' needs sbatch"),
+    ({"cactus_output": "s3://bucket/out.hal"}, "cactus_output: an s3:// output needs AWS"),
+    ({"cactus_transfer_mode": "s3"}, "cactus_transfer_mode: 's3' needs AWS"),
+])  # fmt: skip
+def test_bad_host_settings_stop_before_anything_is_made(host_cloud, release, tmp_path, variables, message):
+    project = HostProject(host_cloud, tmp_path, release, "hostbad", **variables)
+    hosts = yaml.safe_load((project.inventory / "hosts.yml").read_text())
+    lab = hosts["all"]["children"]["lab"]["hosts"]
+    lab["labhost2"] = dict(lab[HOST])
+    (project.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    result = project.play("--tags", "prereqs,plan", check=False)
+    assert result.returncode != 0 and message in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert not project.run_dir.exists()
+    assert not (host_cloud.core_home / "cactus" / "runs" / "hostbad").exists()
