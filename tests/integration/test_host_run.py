@@ -172,9 +172,13 @@ def kill_alignment(cloud):
 
 
 def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, reference, tmp_path):
-    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "3"}, "cactus_align_wait": False}
+    # Paced (seconds per genome job) so that the run is still going during the checks below.
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "10"}, "cactus_align_wait": False}
     project = HostProject(host_cloud, tmp_path, release, "hostkill", **paced)
     project.play()
+    # Never twice: while it runs, the align step starts no second copy.
+    again = project.play("--tags", "align")
+    assert "The alignment is running: not starting another copy" in again.stdout
     log = project.plan()["log_file"]
     wait_until(lambda: "stand-in: aligned genome" in on_host(host_cloud, f"cat {log} 2>/dev/null"), 120,
                "the first aligned genome", interval=0.5)
@@ -185,7 +189,7 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     refused = project.play("--tags", "align", check=False)
     assert refused.returncode != 0 and "--tags restart" in refused.stdout
 
-    project.variables.update(cactus_align_wait=True)
+    project.variables.update(cactus_align_wait=True, cactus_align_environment={})
     project.write_variables()
     project.play("--tags", "restart,fetch")
     record = project.record()
@@ -239,3 +243,19 @@ def test_bad_host_settings_stop_before_anything_is_made(host_cloud, release, tmp
     assert result.returncode != 0 and message in " ".join(result.stdout.split()), result.stdout[-3000:]
     assert not project.run_dir.exists()
     assert not (host_cloud.core_home / "cactus" / "runs" / "hostbad").exists()
+
+
+def test_local_connection_host_gets_the_genomes(host_cloud, release, tmp_path):
+    """A host reached with ansible_connection=local (the controller itself): the genomes arrive by a
+    plain local rsync, checksum-verified, and a second transfer changes nothing."""
+    project = HostProject(host_cloud, tmp_path, release, "localrun", cactus_target_hosts="localbox",
+                          cactus_leader_dir=str(tmp_path / "on-host"))  # fmt: skip
+    (project.inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localbox": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
+    project.play("--tags", "prereqs,plan,transfer")
+    genomes = tmp_path / "on-host" / "runs" / "localrun" / "genomes"
+    for name, text in GENOMES.items():
+        assert (genomes / name / f"{name}.fa").read_text() == text
+    assert (genomes / ".verified.sha256").read_bytes() == (genomes / ".manifest.sha256").read_bytes()
+    again = project.play("--tags", "transfer")
+    assert recap(again.stdout)["localbox"]["changed"] == 0, recap(again.stdout)
