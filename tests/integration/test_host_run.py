@@ -155,6 +155,8 @@ def test_second_run_changes_nothing_without_any_aws_endpoint(host_cloud, referen
     assert project.output.read_bytes() == reference["hal"]
     status = project.play("--tags", "status")
     assert "state: finished" in status.stdout
+    assert "--tags status" in status.stdout and "-e cactus_target_hosts=labhost" in status.stdout
+    assert "state: finished" in project.play(playbook="playbooks/status.yml").stdout
 
 
 def test_check_mode_creates_nothing(host_cloud, release, reference, tmp_path):
