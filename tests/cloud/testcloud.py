@@ -289,7 +289,12 @@ class TestCloud:
             "UsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             f"AllowUsers {LEADER_USER}\nAllowTcpForwarding yes\nPermitUserEnvironment no\n"
             "Subsystem sftp internal-sftp\nLogLevel VERBOSE\nMaxStartups 100:30:200\nMaxSessions 50\n"
+            # A plain host's tmux server socket (in /tmp/tmux-<uid> by default: shared by every cloud)
+            # goes to this cloud's /run, so core's tmux of another cloud, with another home, is never used.
+            + ("" if self.with_appliance else "SetEnv TMUX_TMPDIR=/run/tmux\n")
         )
+        (lr / "run" / "tmux").mkdir(exist_ok=True)
+        os.chmod(lr / "run" / "tmux", 0o1777)
         (lr / "sudoers.d" / "core").write_text(f"{LEADER_USER} ALL=(ALL) NOPASSWD: ALL\n")
         os.chmod(lr / "sudoers.d" / "core", 0o440)
 
@@ -514,6 +519,27 @@ class TestCloud:
         lines = [line for line in lines if line.split(" ", 1)[0] != name]
         key_type, key = self.host_public_key().split()[:2]
         known_hosts.write_text("\n".join([*lines, f"{name} {key_type} {key}"]) + "\n")
+
+    def kill_host_processes(self, *patterns: str) -> int:
+        """SIGKILL core's processes on this cloud's leader host whose command line contains one of
+        `patterns`. Only processes in this cloud's mount namespace: another cloud's run (same user,
+        same paths) lives on. Returns how many were killed."""
+        namespace = os.readlink(f"/proc/{self._leader.pid}/ns/mnt")
+        uid = pwd.getpwnam(LEADER_USER).pw_uid
+        killed = 0
+        for entry in os.listdir("/proc"):
+            try:
+                if not entry.isdigit() or os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                if os.readlink(f"/proc/{entry}/ns/mnt") != namespace:
+                    continue
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                if any(p.encode() in cmdline for p in patterns):
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed += 1
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # it ended meanwhile
+        return killed
 
     # ---- the emulated account ----
     def moto_request_count(self) -> int:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -168,9 +169,9 @@ def test_check_mode_creates_nothing(host_cloud, release, reference, tmp_path):
 
 
 def kill_alignment(cloud):
-    """SIGKILL what the run started on the host (core's processes only; [x] keeps pkill off itself)."""
-    on_host(cloud, "pkill -9 -u core -f [_]toil_worker; pkill -9 -u core -f [r]un-cactus.sh; "
-                   "pkill -9 -u core -f [b]in/cactus; tmux kill-server; true")
+    """SIGKILL what the run started on the host: cactus, its wrapper, Toil's workers (in sessions of
+    their own) and tmux, as a crash or an OOM killer would."""
+    assert cloud.kill_host_processes("_toil_worker", "run-cactus.sh", "bin/cactus", "tmux") > 0
 
 
 def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, reference, tmp_path):
@@ -182,7 +183,8 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     again = project.play("--tags", "align")
     assert "The alignment is running: not starting another copy" in again.stdout
     log = project.plan()["log_file"]
-    wait_until(lambda: "stand-in: aligned genome" in on_host(host_cloud, f"cat {log} 2>/dev/null"), 120,
+    log = host_cloud.core_home / Path(log).relative_to("/home/core")  # the same file, seen from here
+    wait_until(lambda: log.exists() and "stand-in: aligned genome" in log.read_text(), 120,
                "the first aligned genome", interval=0.5)
     kill_alignment(host_cloud)
     assert "state: interrupted" in project.play("--tags", "status").stdout
