@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from project import GENOMES, TOP, TREE, ReleaseServer, recap
-from testcloud import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, LEADER_USER, TestCloud, wait_until
+from testcloud import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, LEADER_USER, TestCloud, free_port, wait_until
 
 pytestmark = pytest.mark.cloud
 
@@ -226,13 +226,12 @@ def test_ops_team_directory_uses_the_roles_through_roles_path(host_cloud, releas
     assert fetched["sha256"] == sha256(ops / "results" / "aligned.hal")
     assert "toil_launch" not in result.stdout
 
-    again = host_cloud.run(["ansible-playbook", "site.yml"], cwd=ops, env=env, timeout=900)
-    assert all(c["changed"] == 0 for c in recap(again.stdout).values()), recap(again.stdout)
-
 
 @pytest.mark.parametrize("variables,message", [
     ({"cactus_target_hosts": "nosuchhost"}, "cactus_target_hosts: 'nosuchhost' names 0 hosts"),
-    ({"cactus_target_hosts": "lab"}, "'lab' names 2 hosts of the inventory (labhost, labhost2)"),
+    ({"cactus_target_hosts": "labhost*"}, "'labhost*' names 2 hosts of the inventory (labhost, labhost2)"),
+    # Ansible's own message names the host and why (here: ssh connection refused).
+    ({"cactus_target_hosts": "deadhost"}, "fatal: [localhost -> deadhost]: UNREACHABLE!"),
     ({"cactus_batch_system": "slurm", "cactus_cons_cores": 8}, "cactus_batch_system: 'slurm' needs sbatch"),
     ({"cactus_output": "s3://bucket/out.hal"}, "cactus_output: an s3:// output needs AWS"),
     ({"cactus_transfer_mode": "s3"}, "cactus_transfer_mode: 's3' needs AWS"),
@@ -242,6 +241,7 @@ def test_bad_host_settings_stop_before_anything_is_made(host_cloud, release, tmp
     hosts = yaml.safe_load((project.inventory / "hosts.yml").read_text())
     lab = hosts["all"]["children"]["lab"]["hosts"]
     lab["labhost2"] = dict(lab[HOST])
+    lab["deadhost"] = dict(lab[HOST], ansible_port=free_port())  # nothing listens there
     (project.inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     result = project.play("--tags", "prereqs,plan", check=False)
     assert result.returncode != 0 and message in " ".join(result.stdout.split()), result.stdout[-3000:]
