@@ -682,6 +682,9 @@ class PlanSettings:
     batch_system: str = DEFAULT_HOST_BATCH_SYSTEM  # host runs only
     max_cores: int | None = None  # host runs only: --maxCores
     max_memory: int | str | None = None  # host runs only: --maxMemory, bytes or a Toil size ("64G")
+    # Host runs only: the host's own cores and MiB (its facts), the single_machine default limits.
+    host_cores: int | None = None
+    host_memory_mb: int | None = None
 
 
 def build_plan(seqfile, measurements, settings):
@@ -946,9 +949,7 @@ def build_host_plan(seqfile, measurements, settings):
     warnings = list(seqfile.warnings)
     target_host = _check_target_host(settings.target_host)
     batch_system = check_batch_system(settings.batch_system)
-    max_cores = _whole_number(settings.max_cores, "max_cores", "give e.g. 32, or leave it unset for "
-                              "all of the host's cores")
-    max_memory = check_max_memory(settings.max_memory)
+    max_cores, max_memory = _host_limits(settings, batch_system)
     cons_cores = _host_cons_cores(settings.cons_cores, max_cores, batch_system)
     if output_kind(settings.output) != "local":
         raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
@@ -990,6 +991,19 @@ def build_host_plan(seqfile, measurements, settings):
     }
     plan["summary"] = host_plan_summary(plan)
     return plan
+
+
+def _host_limits(settings, batch_system):
+    """(--maxCores, --maxMemory): as given; else on single_machine the host's own cores and memory
+    (its facts); else None - a login node's size says nothing about the cluster's nodes."""
+    max_cores, max_memory = settings.max_cores, settings.max_memory
+    if batch_system == DEFAULT_HOST_BATCH_SYSTEM:
+        if max_cores is None:
+            max_cores = settings.host_cores
+        if max_memory is None and settings.host_memory_mb is not None:
+            max_memory = f"{settings.host_memory_mb}Mi"
+    fix = "give e.g. 32, or leave it unset for all of the host's cores"
+    return _whole_number(max_cores, "max_cores", fix), check_max_memory(max_memory)
 
 
 def _check_target_host(name):

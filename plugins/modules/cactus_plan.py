@@ -86,6 +86,17 @@ options:
         C(500Gi), checked with Toil's own C(human2bytes). Unset, no limit (on C(single_machine), all
         of the host's memory).
     type: raw
+  host_cores:
+    description:
+      - Host runs only. The host's cores (its facts). With C(single_machine) and no O(max_cores), they
+        become C(--maxCores); other batch systems ignore them (a login node's size says nothing about
+        the cluster's nodes).
+    type: int
+  host_memory_mb:
+    description:
+      - Host runs only. The host's memory in MiB (its facts). With C(single_machine) and no
+        O(max_memory), it becomes C(--maxMemory <n>Mi); other batch systems ignore it.
+    type: int
   owner:
     description: Owner tag of the instances. Defaults to O(key_pair_name), as Toil does.
     type: str
@@ -609,6 +620,8 @@ ARGUMENT_SPEC = dict(
     batch_system=dict(type="str", default="single_machine"),
     max_cores=dict(type="int"),
     max_memory=dict(type="raw"),
+    host_cores=dict(type="int"),
+    host_memory_mb=dict(type="int"),
     owner=dict(type="str"),
     cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
     node_types=dict(type="raw"),
@@ -642,7 +655,7 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_storage", "node_storage", "cons_cores", "retry_count", "extra_options",
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
-                 "max_memory")
+                 "max_memory", "host_cores", "host_memory_mb")
 
 
 def make_plan(params):

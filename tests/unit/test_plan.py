@@ -812,6 +812,23 @@ def test_host_plan_with_limits_on_a_single_machine():
     assert "maxCores 16, maxMemory 64G, consCores 8" in plan["summary"]
 
 
+def test_host_plan_takes_the_hosts_own_limits_on_a_single_machine():
+    plan = host_plan_for([SMALL, SMALL], host_cores=12, host_memory_mb=24105)
+    assert (plan["max_cores"], plan["max_memory"]) == (12, "24105Mi")
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert (options.maxCores, options.maxMemory) == (12, 24105 * 2**20)
+    # What the user gives wins over the host's facts.
+    given = host_plan_for([SMALL, SMALL], host_cores=12, host_memory_mb=24105, max_cores=4, max_memory="8G")
+    assert (given["max_cores"], given["max_memory"]) == (4, "8G")
+
+
+def test_host_plan_ignores_a_login_nodes_size_on_a_cluster():
+    plan = host_plan_for([SMALL, SMALL], batch_system="slurm", cons_cores=32,
+                         host_cores=4, host_memory_mb=8000)
+    assert (plan["max_cores"], plan["max_memory"]) == (None, None)
+    assert "--maxCores" not in plan["cactus_argv"] and "--maxMemory" not in plan["cactus_argv"]
+
+
 def test_host_plan_on_slurm_with_cons_cores():
     plan = host_plan_for([MAMMAL, BIRD], batch_system="slurm", cons_cores=32, max_memory="500Gi")
     assert plan["batch_system"] == "slurm" and plan["cons_cores"] == 32 and plan["max_cores"] is None
