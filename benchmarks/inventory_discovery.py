@@ -242,7 +242,7 @@ def main() -> None:
 
         # The same lookup through the real CLI, as a user runs it (process start and Ansible included).
         inventory = workdir / "toil_cluster.yml"
-        inventory.write_text(f"plugin: toil_cluster\ncluster_name: {target}\nzone: {ZONE}\n")
+        inventory.write_text(f"plugin: genomics.cactus.toil_cluster\ncluster_name: {target}\nzone: {ZONE}\n")
         env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg"), "HOME": str(workdir)}
         t = time.perf_counter()
         cli = subprocess.run(

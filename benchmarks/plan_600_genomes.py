@@ -21,13 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import ansible.module_utils
-
 REPO = Path(__file__).resolve().parents[1]
-ansible.module_utils.__path__.append(str(REPO / "plugins" / "module_utils"))
+sys.path.append(str(REPO / "collections"))  # the repository as genomics.cactus
 
-from ansible.module_utils.cactus_plan import PlanSettings, build_plan  # noqa: E402
-from ansible.module_utils.cactus_seqfile import parse_seqfile  # noqa: E402
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (  # noqa: E402
+    PlanSettings,
+    build_plan,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import (  # noqa: E402
+    parse_seqfile,
+)
 
 # Apparent sizes by genome index modulo 4: mammal, bird, nematode, small.
 SIZES = (3_100_000_000, 1_200_000_000, 150_000_000, 5_000_000)
@@ -114,8 +117,8 @@ def run_through_ansible(seqfile, root):
     env = dict(os.environ, HOME=str(root / "home"), ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_INVENTORY_ENABLED="ini")
-    command = [str(ansible_bin), "-i", str(root / "hosts.ini"), "localhost", "-m", "cactus_plan",
-               "-a", json.dumps(args)]
+    command = [str(ansible_bin), "-i", str(root / "hosts.ini"), "localhost",
+               "-m", "genomics.cactus.cactus_plan", "-a", json.dumps(args)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     elapsed = time.perf_counter() - start

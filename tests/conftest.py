@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "cloud"))
+# The repository is the genomics.cactus collection: collections/ansible_collections/genomics/cactus
+# links to it, so `import ansible_collections.genomics.cactus.plugins...` works as under Ansible.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "collections"))
 
 from testcloud import TestCloud  # noqa: E402
 

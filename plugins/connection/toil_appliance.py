@@ -26,7 +26,7 @@ description:
   - With an empty O(container_name) the commands run on the host itself (only C(raw) works on Flatcar);
     the C(toil_cluster) inventory sets that for Kubernetes workers.
 author:
-  - cactus-aws project
+  - cactus-aws maintainers (@cactus-aws)
 version_added: "1.0.0"
 notes:
   - The C(toil_cluster) inventory plugin sets everything this plugin needs (V(ansible_host),
@@ -405,7 +405,8 @@ options:
 """
 
 EXAMPLES = r"""
-# The toil_cluster inventory sets ansible_connection=toil_appliance on the leader: plays just target it.
+# The toil_cluster inventory sets ansible_connection=genomics.cactus.toil_appliance on the leader:
+# plays just target it.
 - name: Work inside the leader's appliance
   hosts: toil_leader
   gather_facts: false
@@ -423,7 +424,8 @@ EXAMPLES = r"""
 
 # A static inventory without the toil_cluster plugin:
 #   [toil_leader]
-#   leader ansible_host=203.0.113.10 ansible_connection=toil_appliance toil_cluster_name=my-cactus-run
+#   leader ansible_host=203.0.113.10 ansible_connection=genomics.cactus.toil_appliance
+#          toil_cluster_name=my-cactus-run
 
 # After a leader was relaunched and ssh refuses its new key (the error names the file and the alias):
 #   ssh-keygen -R i-0123456789abcdef0 -f ~/.ansible/toil_known_hosts/my-cactus-run

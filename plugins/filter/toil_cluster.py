@@ -1,22 +1,45 @@
-"""Filters for the state of a Toil cluster, from amazon.aws.ec2_instance_info results.
-
-Toil's own rules (toil/provisioners/aws/awsProvisioner.py): the cluster is the instances in the
-security group named like it; the earliest launched is the leader and must be tagged
-ToilNodeType=leader.
+"""Filters for Toil's rules, from plugins/module_utils/toil_rules.py and toil_aws.py (their one home):
+the state of a cluster from amazon.aws.ec2_instance_info results, the region of a zone, the job store's
+bucket and locator, and the cluster's IAM role.
 """
+
+from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
+    CactusError,
+    jobstore_bucket,
+    jobstore_locator,
+    toil_role_name,
+    zone_to_region,
+)
 
 # States: absent (launch), healthy (reuse), stopped (leader stopped or stopping), headless (security
 # group without instances), not_leader (earliest instance not tagged ToilNodeType=leader).
 
 
+def _as_boto(instance):
+    """An ec2_instance_info instance in the shape boto3 (and toil_aws's rules) use."""
+    return {
+        "InstanceId": instance.get("instance_id"),
+        "LaunchTime": instance.get("launch_time"),
+        "State": {"Name": (instance.get("state") or {}).get("name", "")},
+        "Tags": [{"Key": k, "Value": v} for k, v in (instance.get("tags") or {}).items()],
+        "SecurityGroups": [{"GroupName": g.get("group_name")} for g in instance.get("security_groups") or []],
+        "_info": instance,
+    }
+
+
 def toil_cluster_state(instances, security_groups, cluster_name):
-    """Return {state, leader, message} for one cluster.
+    """Return {state, leader, message} for one cluster, with Toil's leader rule (toil_aws.find_nodes).
 
     instances: ec2_instance_info's `instances` (already filtered by instance.group-name).
     security_groups: ec2_security_group_info's `security_groups` filtered by group-name.
     """
-    live = [i for i in instances if i["state"]["name"] not in ("terminated", "shutting-down")]
-    if not live:
+    try:
+        leader, _workers = toil_aws.find_nodes([_as_boto(i) for i in instances], cluster_name)
+        problem = None
+    except CactusError as error:
+        leader, problem = None, error
+    if leader is None and problem is None:
         if security_groups:
             return {
                 "state": "headless",
@@ -28,26 +51,17 @@ def toil_cluster_state(instances, security_groups, cluster_name):
                 ),
             }
         return {"state": "absent", "leader": None, "message": f"Cluster '{cluster_name}' does not exist yet."}
-
-    leader = sorted(live, key=lambda i: i["launch_time"])[0]
+    if problem is not None:
+        return {"state": "not_leader", "leader": None, "message": str(problem)}
+    info = leader["_info"]
     summary = {
-        "instance_id": leader["instance_id"],
-        "state": leader["state"]["name"],
-        "public_ip": leader.get("public_ip_address"),
-        "private_ip": leader.get("private_ip_address"),
-        "instance_type": leader.get("instance_type"),
-        "launch_time": str(leader["launch_time"]),
+        "instance_id": info["instance_id"],
+        "state": info["state"]["name"],
+        "public_ip": info.get("public_ip_address"),
+        "private_ip": info.get("private_ip_address"),
+        "instance_type": info.get("instance_type"),
+        "launch_time": str(info["launch_time"]),
     }
-    if leader.get("tags", {}).get("ToilNodeType") != "leader":
-        return {
-            "state": "not_leader",
-            "leader": summary,
-            "message": (
-                f"The earliest instance of cluster '{cluster_name}' ({summary['instance_id']}) is not tagged "
-                "ToilNodeType=leader, so Toil cannot use this cluster. Check the instances in security group "
-                f"'{cluster_name}', or pick another toil_cluster_name."
-            ),
-        }
     if summary["state"] in ("stopped", "stopping"):
         return {
             "state": "stopped",
@@ -68,6 +82,20 @@ def toil_cluster_state(instances, security_groups, cluster_name):
     }
 
 
+def toil_zone_region(zone):
+    """The region of an availability zone; '' when it is not one (pre-flight reports that)."""
+    try:
+        return zone_to_region(zone)
+    except CactusError:
+        return ""
+
+
 class FilterModule:
     def filters(self):
-        return {"toil_cluster_state": toil_cluster_state}
+        return {
+            "toil_cluster_state": toil_cluster_state,
+            "toil_zone_region": toil_zone_region,
+            "toil_jobstore_bucket": jobstore_bucket,
+            "toil_jobstore_locator": jobstore_locator,
+            "toil_role_name": toil_role_name,
+        }

@@ -1,5 +1,6 @@
 # Inventory plugin: the leader (and optionally the workers) of ONE Toil cluster on AWS, found the way
-# Toil 9.4.1 finds them. The rules themselves live in plugins/module_utils/toil_aws.py.
+# Toil 9.4.1 finds them. The rules themselves live in plugins/module_utils/toil_aws.py (the leader)
+# and plugins/module_utils/toil_rules.py (names, zone to region).
 
 DOCUMENTATION = r"""
 name: toil_cluster
@@ -32,8 +33,9 @@ description:
     V(toil_region), V(toil_public_ip), V(toil_private_ip), V(toil_instance_type), V(toil_launch_time)
     (ISO 8601), V(toil_tags) (a dict), V(toil_cluster_type) (kubernetes or mesos, from the tags),
     V(toil_known_hosts_file), V(ansible_host) (public IP, or private with O(use_private_ip)),
-    V(ansible_user=core) and V(ansible_connection=toil_appliance), which runs every task inside the
-    leader's C(toil_leader) container (see C(ansible-doc -t connection toil_appliance)). Workers also get
+    V(ansible_user=core) and V(ansible_connection=genomics.cactus.toil_appliance), which runs every task
+    inside the leader's C(toil_leader) container (see
+    C(ansible-doc -t connection genomics.cactus.toil_appliance)). Workers also get
     V(toil_container_name): C(toil_worker) on Mesos clusters, empty on Kubernetes clusters (no appliance
     there: tasks run on the Flatcar host, where only C(raw) works)."
   - "AWS failures stop the inventory with one line naming the cause: no or rejected credentials,
@@ -44,7 +46,7 @@ description:
     C(--flush-cache) queries AWS again.
   - The configuration file name must end in C(toil_cluster.yml) or C(toil_cluster.yaml).
 author:
-  - cactus-aws project
+  - cactus-aws maintainers (@cactus-aws)
 version_added: "1.0.0"
 requirements:
   - python >= 3.11
@@ -55,10 +57,10 @@ extends_documentation_fragment:
   - inventory_cache
 options:
   plugin:
-    description: The name of this plugin; must be C(toil_cluster).
+    description: The name of this plugin; must be C(genomics.cactus.toil_cluster).
     type: str
     required: true
-    choices: [toil_cluster]
+    choices: [genomics.cactus.toil_cluster]
   cluster_name:
     description:
       - Name of the Toil cluster (the name given to C(toil launch-cluster)).
@@ -111,20 +113,20 @@ options:
 EXAMPLES = r"""
 # inventory/toil_cluster.yml - the file name must end in toil_cluster.yml or toil_cluster.yaml.
 # Minimal: the leader of cluster my-cactus-run, launched in us-west-2b (region us-west-2).
-plugin: toil_cluster
+plugin: genomics.cactus.toil_cluster
 cluster_name: my-cactus-run
 zone: us-west-2b
 
 # ---
 # Name and zone from the environment (TOIL_CLUSTER_NAME, TOIL_AWS_ZONE), a named AWS profile,
 # and the workers too:
-# plugin: toil_cluster
+# plugin: genomics.cactus.toil_cluster
 # profile: genomics
 # include_workers: true
 
 # ---
 # From inside the VPC, with constructed groups and variables, and the raw AWS answer cached for an hour:
-# plugin: toil_cluster
+# plugin: genomics.cactus.toil_cluster
 # cluster_name: my-cactus-run
 # zone: us-west-2b
 # use_private_ip: true
@@ -151,10 +153,8 @@ zone: us-west-2b
 """
 
 import hashlib
-import importlib.util
 import json
 import os
-import sys
 
 from ansible import context
 from ansible.errors import AnsibleError
@@ -162,32 +162,20 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
+    CactusError,
+    check_cluster_name,
+    check_region_known,
+    zone_to_region,
+)
 
 display = Display()
 
 LEADER_GROUP = "toil_leader"
 WORKER_GROUP = "toil_workers"
-CONNECTION = "toil_appliance"
+CONNECTION = "genomics.cactus.toil_appliance"
 LEADER_LOGIN_USER = "core"  # Toil's leader and workers: Flatcar's user `core` (node.py coreSSH)
-
-
-def _load_toil_aws():
-    """plugins/module_utils/toil_aws.py. Controller-side plugins cannot import a playbook-adjacent
-    module_utils directory as ansible.module_utils.*, so it is loaded from its path, once."""
-    name = "cactus_aws_toil_aws"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "toil_aws.py"
-    )
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-toil_aws = _load_toil_aws()
 
 try:
     import boto3
@@ -224,7 +212,7 @@ def query_cluster(ec2, cluster: str, zone: str) -> dict:
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
-    NAME = "toil_cluster"
+    NAME = "genomics.cactus.toil_cluster"
 
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("toil_cluster.yml", "toil_cluster.yaml"))
@@ -250,16 +238,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError("toil_cluster inventory: boto3 and botocore are required (pip install boto3)")
 
         try:
-            cluster = (self.get_option("cluster_name") or "").strip()
-            toil_aws.check_cluster_name(cluster)
+            cluster = check_cluster_name((self.get_option("cluster_name") or "").strip(), "cluster_name")
             zone = (self.get_option("zone") or "").strip()
-            if not zone:
-                raise toil_aws.ToilClusterError(
-                    "no zone: set zone in the inventory file (or TOIL_AWS_ZONE), e.g. us-west-2a"
-                )
-            region = toil_aws.zone_to_region(zone)
-            toil_aws.check_region(region, zone)
-        except toil_aws.ToilClusterError as e:
+            region = zone_to_region(zone, "zone")
+            check_region_known(zone, region, toil_aws.known_regions(), "zone")
+        except CactusError as e:
             raise AnsibleError(f"toil_cluster inventory: {e}") from None
 
         profile = self.get_option("profile") or None
@@ -269,7 +252,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         raw = self._raw_data(path, cache, cluster, zone, region, profile)
         try:
             leader, workers = toil_aws.find_nodes(raw["instances"], cluster, region)
-        except toil_aws.ToilClusterError as e:
+        except CactusError as e:
             raise AnsibleError(f"toil_cluster inventory: {e}") from None
 
         if leader is None:

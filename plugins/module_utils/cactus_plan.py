@@ -10,6 +10,8 @@
 #
 # Messages name the user variable to change (see VARS) and say how to fix it.
 
+from __future__ import annotations
+
 import math
 import os
 import posixpath
@@ -19,6 +21,17 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from fractions import Fraction
 from functools import lru_cache
+
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
+    CactusError,
+    check_cluster_name,
+    jobstore_locator,
+    names_conflict,
+    zone_to_region,
+)
+
+# Callers name the zone rule after what it gives.
+region_of = zone_to_region
 
 # ---- Size classes -------------------------------------------------------------------------------
 # Genome sizes are bytes of (uncompressed) FASTA, which is within a few percent of the base count.
@@ -73,10 +86,6 @@ NO_TARGET_HOST_FIX = "leave cactus_target_hosts empty to run on a Toil cluster o
 
 # Toil names the cluster's IAM role "<name, '-' -> '_'>_toil" (AWSProvisioner._namespace_name with
 # _INSTANCE_PROFILE_ROLE_NAME "toil"); IAM role names are at most 64 characters.
-IAM_ROLE_NAME_MAX = 64
-IAM_ROLE_SUFFIX = "_toil"
-CLUSTER_NAME_MAX = IAM_ROLE_NAME_MAX - len(IAM_ROLE_SUFFIX)  # 59
-CLUSTER_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 # The user variables the roles expose, named in messages.
 VARS = {
@@ -131,12 +140,8 @@ SHORT_HOST_CLUSTER_OPTIONS = {"-p": "--provisioner"}
 NO_CLUSTER_FIX = "a run on an inventory host has no cluster to scale"
 
 
-class PlanError(ValueError):
-    """A bad input: the message names the variable, the problem and the fix."""
-
-    def __init__(self, variable, problem, fix):
-        self.variable, self.problem, self.fix = variable, problem, fix
-        super().__init__(f"{variable}: {problem}. Fix: {fix}")
+# The one error type (variable, problem, fix), under the name this module's callers know.
+PlanError = CactusError
 
 
 # ---- Toil's own parsers and tables (imported lazily) --------------------------------------------
@@ -261,15 +266,6 @@ def parse_node_type(spec):
     return sorted(instance_types), bid
 
 
-def region_of(zone):
-    """Region of an availability zone (Toil's zone_to_region pattern), e.g. us-west-2a -> us-west-2."""
-    match = re.match(r"^([a-z]{2}-[a-z]+-[1-9][0-9]*)([a-z])$", zone or "")
-    if not match:
-        raise PlanError(VARS["zone"], f"'{zone}' is not an availability zone",
-                        "give a zone such as us-west-2a (a region such as us-west-2 is not enough)")
-    return match.group(1)
-
-
 def check_region_supported(region):
     """Toil 9.4.1 knows 17 regions (its instance table and EC2Regions); launch-cluster and the
     AWS job store refuse the others."""
@@ -386,29 +382,6 @@ def default_leader_storage(local_bytes):
 
 # ---- Names --------------------------------------------------------------------------------------
 
-def check_cluster_name(name):
-    """Lowercase letters, digits and single hyphens, starting with a letter, at most 59 characters.
-
-    Toil's own check (AWSProvisioner._toNameSpace) only refuses uppercase and '_', and only after
-    AWS is being touched. The length comes from the IAM role "<name with - as _>_toil" (<= 64);
-    the security group is named exactly the cluster name, and EC2 refuses group names "sg-*".
-    """
-    variable = VARS["cluster_name"]
-    if not isinstance(name, str) or not name:
-        raise PlanError(variable, "empty cluster name", "give e.g. cactus-birds")
-    if len(name) > CLUSTER_NAME_MAX:
-        raise PlanError(variable, f"'{name}' has {len(name)} characters; Toil's IAM role "
-                        f"'{toil_role_name(name)}' would exceed {IAM_ROLE_NAME_MAX}",
-                        f"use at most {CLUSTER_NAME_MAX} characters")
-    if not CLUSTER_NAME_RE.match(name):
-        raise PlanError(variable, f"'{name}' is not lowercase letters, digits and single hyphens "
-                        "starting with a letter", "rename it, e.g. cactus-run-1")
-    if name.startswith("sg-"):
-        raise PlanError(variable, f"'{name}' starts with 'sg-', which EC2 refuses for the cluster's "
-                        "security group name", "pick another prefix")
-    return name
-
-
 def check_jobstore_name(name, region):
     """Return the job store locator aws:<region>:<name>, checked by Toil's parse_jobstore_identifier."""
     variable = VARS["jobstore_name"]
@@ -420,35 +393,7 @@ def check_jobstore_name(name, region):
     except ValueError as error:
         raise PlanError(variable, f"Toil refuses '{name}': {error}",
                         "use 3-56 lowercase letters, digits and single hyphens, not at either end") from None
-    return f"aws:{region}:{name}"
-
-
-def toil_namespace(name):
-    """AWSProvisioner._toNameSpace: '/a/b/' for cluster 'a-b'."""
-    return ("/" + name + "/").replace("-", "/")
-
-
-def toil_role_name(name, local_name="toil"):
-    """AWSProvisioner._namespace_name: the IAM role/profile name Toil makes for the cluster."""
-    return (toil_namespace(name) + local_name)[1:].replace("_", "__").replace("/", "_")
-
-
-def toil_claims(cluster_name, role_name):
-    """AWSProvisioner._is_our_namespaced_name: would destroy-cluster `cluster_name` delete role_name?"""
-    denamespaced = "/" + "_".join(s.replace("_", "/") for s in role_name.split("__"))
-    return denamespaced.startswith(toil_namespace(cluster_name))
-
-
-def names_conflict(a, b):
-    """True when destroying cluster a deletes b's IAM role, or the reverse (a hyphen-prefix pair).
-
-    destroy-cluster deletes every IAM role whose de-namespaced name starts with '/<name>/' with
-    hyphens as '/': 'cactus' claims 'cactus_run_toil', the role of cluster 'cactus-run'.
-    The same name twice is one cluster, not a conflict.
-    """
-    if a == b:
-        return False
-    return toil_claims(a, toil_role_name(b)) or toil_claims(b, toil_role_name(a))
+    return jobstore_locator(region, name)
 
 
 def check_cluster_name_hazards(name, existing):
@@ -672,7 +617,9 @@ class PlanSettings:
     run_tag_key: str = RUN_TAG_KEY
     run_tag_value: str | None = None  # default: the job store name
     existing_clusters: list = field(default_factory=list)
-    leader_run_dir: str | None = None  # default: /var/lib/toil/cactus/<jobstore name>
+    leader_run_dir: str | None = None  # default: <leader_dir>/runs/<jobstore name, or run name on a host>
+    leader_dir: str | None = None  # the target's working directory (no runs/ level when not given)
+    run_name: str | None = None  # host runs: names the run directory (default: the host's name)
     leader_seqfile: str | None = None  # default: <leader_run_dir>/seqfile.txt
     leader_output: str | None = None  # local output only; default: <leader_run_dir>/<basename>
     log_file: str | None = None  # default: <leader_run_dir>/cactus.log
@@ -710,7 +657,8 @@ def build_plan(seqfile, measurements, settings):
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
     warnings += _sizing_warnings(genomes, normalize_node_types(settings.node_types) is None, settings.zone)
 
-    run_dir = settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}"
+    run_dir = settings.leader_run_dir or (f"{settings.leader_dir.rstrip('/')}/runs/{jobstore_name}"
+                                          if settings.leader_dir else f"/var/lib/toil/cactus/{jobstore_name}")
     paths = _leader_paths(settings, run_dir, out_kind)
     leader_genomes = _place_genomes(seqfile, genomes, paths["run_dir"])
     cactus_output = settings.output if out_kind == "s3" else paths["output"]
@@ -918,8 +866,8 @@ def _genomes_line(plan):
 
 def plan_summary(plan):
     """A few lines for a human: what runs where, how big it may get, what it may cost."""
-    types = ", ".join(f"{t} {lo}-{hi}" for t, lo, hi in zip(plan["node_types"], plan["min_nodes"],
-                                                           plan["max_nodes"], strict=True))
+    counts = zip(plan["node_types"], plan["min_nodes"], plan["max_nodes"], strict=True)
+    types = ", ".join(f"{t} {lo}-{hi}" for t, lo, hi in counts)
     cost = plan["cost_per_hour"]
     money = (f"${cost['total']:.2f}/hour" if cost["total"] is not None else
              f"${cost['known_total']:.2f}/hour known + unknown prices for {', '.join(cost['unknown'])}")
@@ -954,7 +902,10 @@ def build_host_plan(seqfile, measurements, settings):
     if output_kind(settings.output) != "local":
         raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
                         "no AWS call", "give a path on the controller: the HAL is fetched back")
-    run_dir = _host_run_dir(settings.leader_run_dir)
+    run_dir = settings.leader_run_dir
+    if not run_dir and settings.leader_dir:
+        run_dir = f"{settings.leader_dir.rstrip('/')}/runs/{settings.run_name or target_host}"
+    run_dir = _host_run_dir(run_dir)
     extra = normalize_extra_options(settings.extra_options)
     check_extra_options(extra, cons_cores, mode="host")
     genomes = _genome_entries(seqfile, measurements)

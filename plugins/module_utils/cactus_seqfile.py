@@ -19,6 +19,8 @@
 # does not depend on where a command happens to run). `Genome.resolved` holds that absolute path;
 # the step that stages genomes on the leader must write them into the leader's seqFile.
 
+from __future__ import annotations
+
 import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
@@ -356,4 +358,3 @@ def _unused_genome_warnings(leaves, genomes):
     leaf_set = set(leaves)
     return [f"line {g.line}: genome '{g.name}' is not a leaf of the tree: Cactus does not align it, "
             "and the plan does not size it" for g in genomes if g.name not in leaf_set]
-

@@ -10,8 +10,8 @@
 #   InvalidClusterStateException ("The safest recovery is to destroy the cluster and restart the job").
 #   Nothing found: NoSuchClusterException.
 # - getProvisionedWorkers: pending/running nodes of the group other than the leader.
-# - zone_to_region (toil/lib/aws/__init__.py): `^([a-z]{2}-[a-z]+-[1-9][0-9]*)([a-z])$`.
-# - _toNameSpace: a cluster name has no uppercase letter and no "_".
+# - which instance is the leader: find_nodes below (the inventory plugin and the toil_cluster_state
+#   filter); the naming rules (zone to region, cluster names, job store, IAM role) live in toil_rules.py.
 #
 # Where this module is stricter than Toil, on purpose:
 # - the earliest node must CARRY ToilNodeType=leader (Toil 9.4.1 accepts a node without any tags, and
@@ -27,7 +27,9 @@
 from __future__ import annotations
 
 import datetime
-import re
+import json
+
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 TAG_NODE_TYPE = "ToilNodeType"
 TAG_CLUSTER_NAME = "clusterName"
@@ -37,10 +39,6 @@ TAG_KUBERNETES_PREFIX = "kubernetes.io/cluster/"
 LEADER_STATES = ("pending", "running", "stopping", "stopped")
 # getProvisionedWorkers calls it without stopped nodes.
 WORKER_STATES = ("pending", "running")
-
-_ZONE_RE = re.compile(r"^([a-z]{2}-[a-z]+-[1-9][0-9]*)([a-z])$")
-# Characters AWS filter values treat specially (wildcards, escape) or that no security group name has.
-_UNSAFE_NAME_CHARS = set("*?\\,") | {" ", "\t", "\n"}
 
 # botocore error codes, by cause.
 _CREDENTIAL_CODES = {
@@ -58,52 +56,6 @@ _CREDENTIAL_CODES = {
 }
 _PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "Forbidden"}
 _REGION_CODES = {"OptInRequired", "InvalidRegion"}
-
-
-class ToilClusterError(Exception):
-    """A cluster, zone or AWS problem, with a one-line message a user can act on."""
-
-
-# ---- names ----
-
-
-def zone_to_region(zone: str) -> str:
-    """The region of an availability zone, by Toil's own rule (us-west-2a -> us-west-2)."""
-    match = _ZONE_RE.match(zone or "")
-    if not match:
-        raise ToilClusterError(
-            f"zone {zone!r} is not an availability zone name like us-west-2a (Toil derives the region "
-            "from it): set zone in the inventory file or TOIL_AWS_ZONE"
-        )
-    return match.group(1)
-
-
-def check_cluster_name(name: str) -> None:
-    """Refuse names Toil refuses, and names that cannot be looked up safely."""
-    if not name:
-        raise ToilClusterError(
-            "no cluster name: set cluster_name in the inventory file (or TOIL_CLUSTER_NAME)"
-        )
-    if any(c.isupper() for c in name) or "_" in name:
-        raise ToilClusterError(
-            f"cluster name {name!r}: Toil requires it to be lowercase without '_' "
-            "(use lowercase letters, digits and single hyphens)"
-        )
-    bad = sorted(_UNSAFE_NAME_CHARS.intersection(name))
-    if bad:
-        raise ToilClusterError(
-            f"cluster name {name!r} contains {''.join(bad)!r}: AWS filters would treat it as a pattern and "
-            "could match other clusters (use lowercase letters, digits and single hyphens)"
-        )
-
-
-def check_region(region: str, zone: str) -> None:
-    """Refuse a zone whose region botocore does not know (before any network call)."""
-    if region not in known_regions():
-        raise ToilClusterError(
-            f"zone {zone!r}: {region!r} is not an AWS region (botocore knows no such region); "
-            "check the zone in the inventory file or TOIL_AWS_ZONE"
-        )
 
 
 def known_regions() -> set[str]:
@@ -196,7 +148,7 @@ def in_cluster(instance: dict, cluster: str) -> bool:
 
 def find_nodes(instances: list[dict], cluster: str, region: str = "") -> tuple[dict | None, list[dict]]:
     """(leader, workers) of one cluster, by Toil's rules. leader is None when the cluster does not exist.
-    Raises ToilClusterError when the earliest instance is not tagged as the leader."""
+    Raises CactusError when the earliest instance is not tagged as the leader."""
     nodes = [i for i in instances if in_cluster(i, cluster)]
     if not nodes:
         return None, []
@@ -208,12 +160,14 @@ def find_nodes(instances: list[dict], cluster: str, region: str = "") -> tuple[d
     if node_type != "leader":
         found = f"{TAG_NODE_TYPE}={node_type}" if node_type is not None else f"no {TAG_NODE_TYPE} tag"
         where = f" in {region}" if region else ""
-        raise ToilClusterError(
+        raise CactusError(
+            "toil_cluster_name",
             f"Toil cluster {cluster!r}{where} is in an invalid state: its earliest instance "
             f"{leader.get('InstanceId')} (launched {leader.get('LaunchTime')}) is not tagged "
-            f"{TAG_NODE_TYPE}=leader ({found}), so neither Toil nor this inventory can tell which instance "
-            f"is the leader; Toil's advice: destroy the cluster (toil destroy-cluster -z <zone> {cluster}) "
-            "and launch it again"
+            f"{TAG_NODE_TYPE}=leader ({found}), so neither Toil nor this project can tell which instance "
+            "is the leader",
+            f"Toil's advice: destroy the cluster (toil destroy-cluster -z <zone> {cluster}) and launch it "
+            "again, or pick another cluster name",
         )
     workers = [i for i in nodes[1:] if state_of(i) in WORKER_STATES]
     return leader, workers
@@ -274,3 +228,56 @@ def scrub(text: str, secrets) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "********")
     return text
+
+
+# ---- On-demand prices (the plan's cost ceiling) ----------------------------------------------------
+
+# The Price List API answers only in a few regions; us-east-1 serves every region's prices.
+PRICING_REGION = "us-east-1"
+# Prices only feed the cost estimate: one quick try, no retries.
+PRICING_CONFIG = {"retries": {"total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 15}
+
+
+def on_demand_prices(region: str, types) -> tuple[dict, str | None]:
+    """USD/hour of Linux on-demand instances in `region`, by instance type (unknown ones left out),
+    and the problem that stopped the look-up (None when it went through)."""
+    import boto3
+    import botocore.config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    prices, problem = {}, None
+    try:
+        pricing = boto3.client("pricing", region_name=PRICING_REGION,
+                               config=botocore.config.Config(**PRICING_CONFIG))
+        for instance_type in types:
+            filters = [
+                {"Type": "TERM_MATCH", "Field": name, "Value": value}
+                for name, value in (
+                    ("instanceType", instance_type),
+                    ("regionCode", region),
+                    ("operatingSystem", "Linux"),
+                    ("tenancy", "Shared"),
+                    ("preInstalledSw", "NA"),
+                    ("capacitystatus", "Used"),
+                    ("licenseModel", "No License required"),
+                )
+            ]
+            answer = pricing.get_products(ServiceCode="AmazonEC2", Filters=filters, MaxResults=1)
+            price = price_of(answer.get("PriceList") or [])
+            if price is not None:
+                prices[instance_type] = price
+    except (BotoCoreError, ClientError, ValueError, KeyError) as error:
+        problem = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return prices, problem
+
+
+def price_of(price_list) -> float | None:
+    """The on-demand USD price in a Price List API answer."""
+    for item in price_list:
+        product = json.loads(item) if isinstance(item, str) else item
+        for term in product.get("terms", {}).get("OnDemand", {}).values():
+            for dimension in term.get("priceDimensions", {}).values():
+                usd = dimension.get("pricePerUnit", {}).get("USD")
+                if usd is not None and float(usd) > 0:
+                    return float(usd)
+    return None

@@ -2,36 +2,37 @@
 #
 # The module plugins/modules/toil_preflight.py asks AWS and ssh-agent; the answers come here to be
 # judged. Nothing here does I/O, so every rule has a unit test (tests/unit/test_toil_preflight.py).
-# Names, zones, job store names, node types and the cluster-name hazard are the planner's rules
-# (module_utils/cactus_plan.py): they are called from here, not repeated.
+# Names, zones, job store names and the cluster-name hazard are Toil's rules (module_utils/toil_rules.py),
+# node types the planner's (module_utils/cactus_plan.py): they are called from here, not repeated.
 #
 # Every failure names the user variable and the fix, in the planner's shape:
 #   "<variable>: <problem>. Fix: <fix>"
 
 import base64
 import binascii
-from difflib import get_close_matches
 import hashlib
 import math
 import re
 
-from ansible.module_utils.cactus_plan import (
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
     GB,
-    PlanError,
-    check_cluster_name,
+    check_jobstore_name,
     default_leader_storage,
-    names_conflict,
     output_kind,
     parse_node_type,
-    region_of,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
+    CactusError,
+    check_cluster_name,
+    check_region_known,
+    cluster_of_role,
+    jobstore_bucket,
+    names_conflict,
+    zone_to_region,
 )
 
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[1-9][0-9]*$")
-# Toil's AWS job store keeps everything in one bucket named "<job store name>--toil" (Toil >= 9.1).
-JOBSTORE_BUCKET_SUFFIX = "--toil"
 # Toil's security group description (AWSProvisioner._createSecurityGroups).
 TOIL_SECURITY_GROUP_DESCRIPTION = "Toil appliance security group"
-TOIL_ROLE_SUFFIX = "_toil"
 # OpenSSH's default MaxAuthTries is 6: an agent offering more keys than this before the right one
 # makes the leader's sshd hang up ("Too many authentication failures", toil #3914).
 DEFAULT_MAX_AGENT_KEYS = 5
@@ -45,61 +46,26 @@ NON_STANDARD_PREFIXES = ("inf", "hpc", "mac", "dl", "trn")
 SPOT_BID_MARGIN = 1.2
 
 
-class PreflightError(ValueError):
-    """A pre-flight failure: names the variable, the problem and the fix."""
-
-    def __init__(self, variable, problem, fix):
-        self.variable, self.problem, self.fix = variable, problem, fix
-        super().__init__(f"{variable}: {problem}. Fix: {fix}")
-
-
-def _from_plan_error(error):
-    return PreflightError(error.variable, error.problem, error.fix)
+# The one error type (variable, problem, fix), under the name this module's callers know.
+PreflightError = CactusError
 
 
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
 
-def check_names(cluster_name, zone, output, known_regions=None):
+def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=None):
     """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
-    A region where a zone is required gets its own message (Toil's launch-cluster needs a zone).
     `known_regions` (botocore's EC2 regions) keeps a typo from sending requests to a host that
-    does not exist. The job store name is left to the plan, which checks it with Toil's own parser.
+    does not exist. The job store name is checked with Toil's own parser before its bucket is asked for.
     """
-    try:
-        check_cluster_name(cluster_name)
-    except PlanError as error:
-        raise _from_plan_error(error) from None
-    region = zone_region(zone)
-    if known_regions and region not in known_regions:
-        close = get_close_matches(region, sorted(known_regions), 3, 0.5)
-        hint = f"e.g. {', '.join(close)}" if close else "see aws ec2 describe-regions"
-        raise PreflightError(
-            "toil_zone",
-            f"'{zone}' is in '{region}', which is not an EC2 region",
-            f"use a zone of an EC2 region ({hint})",
-        )
-    try:
-        kind = output_kind(output)
-    except PlanError as error:
-        raise _from_plan_error(error) from None
+    check_cluster_name(cluster_name)
+    region = zone_to_region(zone)
+    check_region_known(zone, region, known_regions)
+    kind = output_kind(output)
+    if jobstore_name:
+        check_jobstore_name(jobstore_name, region)
     return {"region": region, "output_kind": kind}
-
-
-def zone_region(zone):
-    """Region of an availability zone; a bare region gets a message of its own."""
-    if isinstance(zone, str) and REGION_RE.match(zone):
-        raise PreflightError(
-            "toil_zone",
-            f"'{zone}' is a region, but an availability zone is required "
-            "(toil launch-cluster places the leader in one zone)",
-            f"give one of its zones, e.g. {zone}a",
-        )
-    try:
-        return region_of(zone)
-    except PlanError as error:
-        raise _from_plan_error(error) from None
 
 
 # ---- Key pair and ssh-agent ----------------------------------------------------------------------
@@ -271,8 +237,8 @@ def existing_clusters(security_groups, instances, role_names):
         ):
             add(name, f"security group {group.get('GroupId', name)}")
     for role in role_names:
-        if role.endswith(TOIL_ROLE_SUFFIX) and "__" not in role and len(role) > len(TOIL_ROLE_SUFFIX):
-            add(role[: -len(TOIL_ROLE_SUFFIX)].replace("_", "-"), f"IAM role {role}")
+        if cluster_of_role(role):
+            add(cluster_of_role(role), f"IAM role {role}")
     for entry in found.values():
         entry["instances"].sort(key=lambda i: i["launch_time"])
     return dict(sorted(found.items()))
@@ -303,10 +269,6 @@ def check_cluster_hazards(cluster_name, clusters):
 
 
 # ---- Job store -----------------------------------------------------------------------------------
-
-
-def jobstore_bucket(jobstore_name):
-    return f"{jobstore_name}{JOBSTORE_BUCKET_SUFFIX}"
 
 
 def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region="<region>"):
@@ -361,10 +323,7 @@ def parsed_node_types(node_types):
     """[(spec, [instance types], bid or None)] with the planner's parser (Toil's grammar)."""
     result = []
     for spec in node_types:
-        try:
-            types, bid = parse_node_type(spec)
-        except PlanError as error:
-            raise _from_plan_error(error) from None
+        types, bid = parse_node_type(spec)
         result.append((spec, types, bid))
     return result
 

@@ -23,6 +23,9 @@ description:
     O(zone), O(key_pair_name), O(node_types), O(min_nodes), O(max_nodes), O(spot_bid),
     O(leader_node_type), O(leader_storage), O(node_storage), O(owner), O(jobstore_name),
     O(on_demand_prices), O(existing_clusters)) are not needed and are ignored.
+  - An empty value (C([]), C(""), C(0)) of O(node_types), O(min_nodes), O(max_nodes), O(leader_storage),
+    O(node_storage), O(cons_cores), O(max_cores), O(max_memory), O(jobstore_name), O(leader_dir) or
+    O(run_name) means its default, as if not given (the roles pass their settings as they are).
   - Writes C(<run_dir>/plan.json) only when its content changes, so a second run reports no change.
     In check mode nothing is written; C(changed) says whether it would be.
   - Runs on the controller (C(delegate_to=localhost)) with the project's virtualenv Python,
@@ -31,7 +34,7 @@ description:
     would use the current directory of the cactus process, which means nothing here). The plan
     gives each local genome a path on the leader and the text of the seqFile to write there.
 version_added: "1.0.0"
-author: Cactus-on-Toil project
+author: cactus-aws maintainers (@cactus-aws)
 requirements:
   - toil[aws]==9.4.1 (its node type parser, instance table and job store name check)
   - boto3 (only for s3:// genomes of a run on AWS)
@@ -65,9 +68,16 @@ options:
     type: str
   target_host:
     description:
-      - Inventory host that runs the alignment. When set, the plan is a host plan (C(mode=host)),
-        with no cluster and no AWS call; unset, a plan for a Toil cluster on AWS (C(mode=aws)).
+      - Inventory host that runs the alignment. When set (and O(host_run) is not false), the plan is a
+        host plan (C(mode=host)), with no cluster and no AWS call; unset, a plan for a Toil cluster on
+        AWS (C(mode=aws)).
     type: str
+  host_run:
+    description:
+      - Whether the run goes to O(target_host) (true) or to a Toil cluster on AWS (false). Unset, a
+        given O(target_host) means a host run. The other mode's options are ignored, so a caller can
+        pass every setting and let the module decide.
+    type: bool
   batch_system:
     description:
       - Host runs only. Toil C(--batchSystem) on the host, one of Toil 9.4.1's registry
@@ -166,9 +176,18 @@ options:
     type: str
     default: v3.2.1
   on_demand_prices:
-    description: On-demand USD per hour by instance type, for the cost ceiling. Missing ones are unknown.
+    description:
+      - On-demand USD per hour by instance type, for the cost ceiling. Missing ones are unknown, or
+        looked up with O(lookup_prices).
     type: dict
     default: {}
+  lookup_prices:
+    description:
+      - Look up the on-demand prices of the plan's on-demand node types and leader that
+        O(on_demand_prices) does not give, with the AWS Price List API (one quick try; a failure is
+        a warning and leaves them unknown). Not on a host run.
+    type: bool
+    default: false
   genome_sizes:
     description: Known uncompressed sizes in bytes by genome name; these genomes are not measured.
     type: dict
@@ -199,9 +218,19 @@ options:
     type: str
   leader_run_dir:
     description:
-      - Directory on the leader for this run. Default C(/var/lib/toil/cactus/<jobstore_name>).
-      - On a host, required and absolute (e.g. C(/home/alice/cactus/runs/myrun)); the job store is
+      - Directory on the leader for this run. Default C(<leader_dir>/runs/<jobstore_name>) on AWS
+        (without O(leader_dir), C(/var/lib/toil/cactus/<jobstore_name>)) and C(<leader_dir>/runs/<run_name>)
+        on a host.
+      - On a host, absolute (e.g. C(/home/alice/cactus/runs/myrun)); the job store is
         C(<leader_run_dir>/jobstore) and the plan's C(jobstore_name) is its last component.
+    type: str
+  leader_dir:
+    description:
+      - Working directory on the target, under which each run has C(runs/<name>). A host run needs it
+        (or O(leader_run_dir)).
+    type: str
+  run_name:
+    description: Host runs - the name of the run directory under O(leader_dir). Default O(target_host).
     type: str
   leader_seqfile:
     description: Path of the seqFile on the leader. Default C(<leader_run_dir>/seqfile.txt).
@@ -373,9 +402,11 @@ from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
-from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, region_of,
-                                               require_aws_settings)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import (
+    SeqFileError, parse_seqfile)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
+    PlanError, PlanSettings, build_plan, parse_node_type, region_of, require_aws_settings)
+from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
@@ -637,12 +668,16 @@ ARGUMENT_SPEC = dict(
     extra_options=dict(type="raw"),
     cactus_version=dict(type="str", default="v3.2.1"),
     on_demand_prices=dict(type="dict", default={}),
+    lookup_prices=dict(type="bool", default=False),
     genome_sizes=dict(type="dict", default={}),
     offline=dict(type="bool", default=False),
     http_timeout=dict(type="int", default=10),
     existing_clusters=dict(type="list", elements="str", default=[]),
-    run_tag_key=dict(type="str", default="cactus-run"),
+    run_tag_key=dict(type="str", default="cactus-run", no_log=False),
     run_tag_value=dict(type="str"),
+    host_run=dict(type="bool"),
+    leader_dir=dict(type="str"),
+    run_name=dict(type="str"),
     leader_run_dir=dict(type="str"),
     leader_seqfile=dict(type="str"),
     leader_output=dict(type="str"),
@@ -655,12 +690,22 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_storage", "node_storage", "cons_cores", "retry_count", "extra_options",
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
-                 "max_memory", "host_cores", "host_memory_mb")
+                 "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name")
+# Empty values mean "from the plan" (the roles' defaults: [], 0, ""), as if not given.
+FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_storage", "node_storage", "cons_cores",
+                 "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name")
 
 
 def make_plan(params):
     """Parse, measure and plan from module parameters; raises SeqFileError/PlanError/MeasureError."""
     seqfile = parse_seqfile(params["seqfile"])
+    params = dict(params)
+    for key in FROM_THE_PLAN:
+        if params[key] in ("", [], 0):
+            params[key] = None
+    # host_run decides; without it, a target_host means a host run. The other mode's settings are ignored.
+    if params["host_run"] is False:
+        params["target_host"] = None
     settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
     host_run = bool(settings.target_host)
@@ -671,17 +716,41 @@ def make_plan(params):
     measured = measure_genomes(seqfile, offline=params["offline"], region=region,
                                timeout=params["http_timeout"], known_sizes=params["genome_sizes"],
                                host_run=host_run)
-    return build_plan(seqfile, measured, settings)
+    plan = build_plan(seqfile, measured, settings)
+    if params["lookup_prices"] and not host_run:
+        plan = _with_prices(plan, seqfile, measured, settings, region)
+    return plan
+
+
+def _with_prices(plan, seqfile, measured, settings, region):
+    """The plan again (pure and quick: nothing is measured twice) with the on-demand prices found."""
+    wanted = {plan["leader_node_type"]}
+    for spec in plan["node_types"]:
+        types, bid = parse_node_type(spec)
+        if bid is None:  # spot node types cost at most their bid
+            wanted.update(types)
+    missing = sorted(wanted - set(settings.on_demand_prices))
+    found, problem = toil_aws.on_demand_prices(region, missing) if missing else ({}, None)
+    if found:
+        settings.on_demand_prices = {**found, **settings.on_demand_prices}
+        plan = build_plan(seqfile, measured, settings)
+    if problem:
+        plan["warnings"].append(f"on-demand prices unknown (AWS Price List API: {problem}): the plan's "
+                                "cost ceiling leaves them out")
+    return plan
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         plan = make_plan(module.params)
-    except (SeqFileError, PlanError) as error:
-        module.fail_json(msg=str(error))
+    except PlanError as error:  # names its variable
+        module.fail_json(msg=str(error), variable=error.variable)
+    except SeqFileError as error:  # the seqFile's path, line, genome, problem and fix
+        module.fail_json(msg=f"cactus_seqfile: {error}", variable="cactus_seqfile")
     except MeasureError as error:
-        module.fail_json(msg=f"{module.params['seqfile']}: {error}")
+        module.fail_json(msg=f"cactus_seqfile: {module.params['seqfile']}: {error}",
+                         variable="cactus_seqfile")
     plan_file = os.path.join(module.params["run_dir"], "plan.json")
     text = json.dumps(plan, indent=2, sort_keys=True) + "\n"
     changed = would_change(plan_file, text) if module.check_mode else write_if_changed(plan_file, text)

@@ -43,7 +43,7 @@ options:
   tree:
     description: The seqFile's tree line (the plan's C(tree)), for C(seqfile_text).
     type: str
-author: cactus-aws maintainers
+author: cactus-aws maintainers (@cactus-aws)
 """
 
 EXAMPLES = r"""

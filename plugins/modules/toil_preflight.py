@@ -17,7 +17,7 @@ description:
   - C(names) needs no AWS access; C(agent) needs C(ssh-add); the others ask AWS with boto3
     (which honours C(AWS_ENDPOINT_URL), C(AWS_PROFILE) and the other usual settings).
 version_added: "1.0.0"
-author: Cactus-on-Toil project
+author: cactus-aws maintainers (@cactus-aws)
 requirements:
   - boto3
   - toil[aws]==9.4.1 (through module_utils cactus_plan)
@@ -47,7 +47,7 @@ options:
     description: Availability zone (C(names), C(capacity)).
     type: str
   jobstore_name:
-    description: Job store name, without C(aws:<region>:) (C(jobstore)).
+    description: Job store name, without C(aws:<region>:) (C(names), C(jobstore)).
     type: str
   output:
     description: Where the HAL goes, a local path or an C(s3://) URL (C(names)).
@@ -97,10 +97,6 @@ options:
     type: str
   fail_on_quota:
     description: When false, a plan above a vCPU quota is a warning instead of a failure.
-    type: bool
-    default: true
-  lookup_prices:
-    description: Look up on-demand prices with the AWS Price List API (C(capacity)).
     type: bool
     default: true
   genomes:
@@ -176,9 +172,8 @@ jobstore:
   type: dict
 capacity:
   description:
-    - C(spot_prices) (current price in the zone by instance type), C(on_demand_prices) (unknown ones
-      left out), C(vcpus) by instance type, and C(quotas) (C(spot) and C(on_demand), each with code,
-      quota (null when unreadable), needed and in_use).
+    - C(spot_prices) (current price in the zone by instance type), C(vcpus) by instance type, and
+      C(quotas) (C(spot) and C(on_demand), each with code, quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
 storage:
@@ -192,17 +187,16 @@ preflight_warnings:
   elements: str
 """
 
-import json
 from datetime import datetime, UTC
 
 try:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # AnsibleAWSModule reports it
+except ImportError:  # AnsibleAWSModule reports it
+    BotoCoreError = ClientError = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible.module_utils.toil_preflight import (
+from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
     PreflightError,
@@ -224,9 +218,6 @@ from ansible.module_utils.toil_preflight import (
 )
 
 SPOT_PRODUCTS = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"]
-# The Price List API answers only in a few regions; us-east-1 serves every region's prices.
-PRICING_REGION = "us-east-1"
-PRICING_CONFIG = {"retries": {"total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 15}
 
 
 def _required(module, *names):
@@ -250,10 +241,9 @@ def _aws_fail(module, error, what, fix):
 def run_names(module):
     _required(module, "cluster_name", "zone", "output")
     p = module.params
-    session = boto3.session.Session()
-    partitions = session.get_available_partitions()  # aws, aws-cn, aws-us-gov, ...
-    regions = {r for part in partitions for r in session.get_available_regions("ec2", part)}
-    result = check_names(p["cluster_name"], p["zone"], p["output"], regions)
+    result = check_names(
+        p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"]
+    )
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
         f"output {p['output']} ({result['output_kind']})",
@@ -451,44 +441,6 @@ def _quota(module, code):
         return None, str(error)
 
 
-def _on_demand_prices(module, region, types):
-    prices, problem = {}, None
-    try:
-        # Prices only feed the cost estimate: one quick try, no retries.
-        pricing = module.client("pricing", region=PRICING_REGION, config=PRICING_CONFIG)
-        for instance_type in types:
-            filters = [
-                {"Type": "TERM_MATCH", "Field": field, "Value": value}
-                for field, value in (
-                    ("instanceType", instance_type),
-                    ("regionCode", region),
-                    ("operatingSystem", "Linux"),
-                    ("tenancy", "Shared"),
-                    ("preInstalledSw", "NA"),
-                    ("capacitystatus", "Used"),
-                    ("licenseModel", "No License required"),
-                )
-            ]
-            answer = pricing.get_products(ServiceCode="AmazonEC2", Filters=filters, MaxResults=1)
-            price = _price_of(answer.get("PriceList") or [])
-            if price is not None:
-                prices[instance_type] = price
-    except (BotoCoreError, ClientError, ValueError, KeyError) as error:
-        problem = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-    return prices, problem
-
-
-def _price_of(price_list):
-    for item in price_list:
-        product = json.loads(item) if isinstance(item, str) else item
-        for term in product.get("terms", {}).get("OnDemand", {}).values():
-            for dimension in term.get("priceDimensions", {}).values():
-                usd = dimension.get("pricePerUnit", {}).get("USD")
-                if usd is not None and float(usd) > 0:
-                    return float(usd)
-    return None
-
-
 def run_capacity(module):
     _required(module, "zone", "region", "leader_node_type")
     p = module.params
@@ -542,15 +494,6 @@ def run_capacity(module):
             f"{', '.join(needs['unchecked'])} are outside the Standard vCPU quotas: check their "
             "family's quota yourself"
         )
-    prices = {}
-    if p["lookup_prices"]:
-        on_demand = sorted({t for _, kinds, bid in parsed if bid is None for t in kinds} | {leader})
-        prices, problem = _on_demand_prices(module, p["region"], on_demand)
-        if problem:
-            warnings.append(
-                f"on-demand prices unknown (AWS Price List API: {problem}): the plan's cost "
-                "ceiling leaves them out"
-            )
     bids = ", ".join(f"{t} ${format_usd(v)}" for t, v in sorted(spot_prices.items())) or "no spot node types"
     msg = (
         f"zone {zone} offers every node type; spot prices now: {bids}; vCPUs needed: "
@@ -559,7 +502,6 @@ def run_capacity(module):
     return {
         "msg": msg,
         "spot_prices": spot_prices,
-        "on_demand_prices": prices,
         "vcpus": vcpus,
         "quotas": quotas,
     }, warnings
@@ -596,7 +538,7 @@ def main():
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),
-            max_agent_keys=dict(type="int", default=5),
+            max_agent_keys=dict(type="int", default=5, no_log=False),
             require_agent=dict(type="bool", default=True),
             restart=dict(type="bool", default=False),
             recorded_jobstore=dict(type="str", default=""),
@@ -604,7 +546,6 @@ def main():
             max_nodes=dict(type="list", elements="int", default=[]),
             leader_node_type=dict(type="str"),
             fail_on_quota=dict(type="bool", default=True),
-            lookup_prices=dict(type="bool", default=True),
             genomes=dict(type="list", elements="dict", default=[]),
             leader_storage=dict(type="int"),
             output_kind=dict(type="str", default="s3"),

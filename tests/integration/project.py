@@ -103,7 +103,7 @@ class Project:
         self.output = root / "results" / "aligned.hal"
         self.run_dir = root / "runs" / cluster
         (self.inventory / "toil_cluster.yml").write_text(
-            yaml.safe_dump({"plugin": "toil_cluster", "cluster_name": cluster, "zone": ZONE})
+            yaml.safe_dump({"plugin": "genomics.cactus.toil_cluster", "cluster_name": cluster, "zone": ZONE})
         )
         self.variables = {
             "toil_key_pair_name": KEY_PAIR,
@@ -116,7 +116,7 @@ class Project:
             "cactus_provision_git_url": release.git_url,
             "cactus_provision_pip_extra_args": "--no-index --find-links /srv/test-wheels",
             # The Price List API is not emulated.
-            "toil_prereqs_lookup_prices": False,
+            "cactus_plan_lookup_prices": False,
             "cactus_align_wait": True,
             "cactus_align_poll_interval": 1,
             "cactus_align_wait_timeout": 600,

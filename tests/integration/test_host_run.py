@@ -4,12 +4,13 @@ installed from its release into a venv of its own with Toil from the offline whe
 store, single_machine. No AWS: moto sees no request, and the later runs have no AWS endpoint or
 credentials at all (any attempt would reach the network guard, which fails the session).
 
-Also the same roles used from another directory (examples/ops-team) through roles_path alone."""
+Also examples/ops-team: the built collection installed into another directory and used by FQCN."""
 
 import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,7 @@ def test_full_run_on_a_host_with_no_aws(host_cloud, reference):
     assert project.record()["state"] == "finished"
     # The venv has its own Toil (no appliance here), at the pinned version.
     assert on_host(host_cloud, "~/cactus/venv/bin/toil --version").strip() == "9.4.1"
-    assert "TASK [toil_launch : Launch the leader" not in out  # the role ends before it on a host
+    assert "toil_launch : Launch the leader" not in out  # the role ends before it on a host
     # The controller's AWS secret reached neither the host nor any file of the run.
     found = subprocess.run(["grep", "-rlI", "-e", FAKE_SECRET_KEY, "-e", FAKE_ACCESS_KEY,
                             str(host_cloud.core_home), str(project.root)], capture_output=True, text=True)
@@ -205,26 +206,53 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     assert "nothing to destroy" in down.stdout
 
 
-def test_ops_team_directory_uses_the_roles_through_roles_path(host_cloud, release, reference, tmp_path):
-    """examples/ops-team as an ops team would use it: its own ansible.cfg (roles_path only), its own
-    inventory and play, run from its own directory."""
+def build_collection(tmp_path):
+    """The genomics.cactus collection as a user gets it: `ansible-galaxy collection build` of this
+    repository, installed with --no-deps (nothing here reaches Galaxy) into an empty directory."""
+    galaxy = str(Path(sys.executable).parent / "ansible-galaxy")
+    subprocess.run([galaxy, "collection", "build", "--output-path", str(tmp_path)], cwd=TOP, check=True,
+                   capture_output=True, timeout=120)
+    (tarball,) = tmp_path.glob("genomics-cactus-*.tar.gz")
+    return tarball
+
+
+def test_ops_team_directory_uses_the_installed_collection(host_cloud, release, reference, tmp_path):
+    """examples/ops-team as an ops team would use it: the built collection installed into its own
+    directory, its own ansible.cfg, inventory and a site.yml that imports genomics.cactus.run_alignment;
+    the collection's inventory plugin, connection, modules and playbooks by FQCN from there alone."""
     ops = tmp_path / "ops-team"
     shutil.copytree(TOP / "examples" / "ops-team", ops)
+    tarball = build_collection(tmp_path)
+    galaxy = str(Path(sys.executable).parent / "ansible-galaxy")
+    install = [galaxy, "collection", "install", "--no-deps", "-p", str(ops / "collections"), str(tarball)]
+    subprocess.run(install, cwd=ops, check=True, capture_output=True, timeout=120)
+    installed = ops / "collections" / "ansible_collections" / "genomics" / "cactus"
+    assert (installed / "MANIFEST.json").exists() and not (installed / "tests" / "unit").exists()
     config = ops / "ansible.cfg"
-    config.write_text(config.read_text().replace("roles_path = ../../roles", f"roles_path = {TOP / 'roles'}"))
+    env = no_aws_env(host_cloud, ANSIBLE_CONFIG=str(config))
+    # The manuals and the playbook by FQCN, from the installed copy only (cwd: the ops directory).
+    for kind, name in [("inventory", "toil_cluster"), ("connection", "toil_appliance"),
+                       ("module", "cactus_plan"), ("module", "toil_preflight"), ("module", "cactus_stage")]:
+        doc = host_cloud.run(["ansible-doc", "-t", kind, f"genomics.cactus.{name}"], cwd=ops, env=env)
+        assert "EXAMPLES" in doc.stdout and str(ops / "collections") in doc.stdout, doc.stdout[:500]
+    host_cloud.run(["ansible-playbook", "genomics.cactus.run_alignment", "--syntax-check"], cwd=ops, env=env)
+    # The inventory plugin from the installed collection asks the (test) cloud: no such cluster yet.
+    graph = host_cloud.run(["ansible-inventory", "-i", "aws/toil_cluster.yml", "--graph"], cwd=ops,
+                           env=host_cloud.env(ANSIBLE_CONFIG=str(config)))
+    assert "@toil_leader" not in graph.stdout or "ops-cactus-leader" not in graph.stdout
+
     shutil.copy(host_cloud.write_host_inventory(), ops / "inventory" / "hosts.yml")
     write_genomes(ops)
     group_vars = ops / "inventory" / "group_vars" / "all.yml"
     settings = yaml.safe_load(group_vars.read_text())
     settings.update(cactus_target_hosts=HOST, cactus_run_name="opsrun", **stand_ins(host_cloud, release))
     group_vars.write_text(yaml.safe_dump(settings))
-
-    env = no_aws_env(host_cloud, ANSIBLE_CONFIG=str(config))
     result = host_cloud.run(["ansible-playbook", "site.yml"], cwd=ops, env=env, timeout=900)
     assert (ops / "results" / "aligned.hal").read_bytes() == reference["hal"]
     fetched = json.loads((ops / "runs" / "opsrun" / "fetched.json").read_text())
     assert fetched["sha256"] == sha256(ops / "results" / "aligned.hal")
-    assert "toil_launch" not in result.stdout
+    assert "toil_launch : Launch the leader" not in result.stdout
+    assert "genomics.cactus.cactus_align : Start cactus" in result.stdout
 
 
 @pytest.mark.parametrize("variables,message", [

@@ -31,7 +31,7 @@ def facts_of(result) -> dict:
 def test_leader_access(cloud, tmp_path):
     cloud.reset_account()
     inventory = tmp_path / "toil_cluster.yml"
-    inventory.write_text(f"plugin: toil_cluster\ncluster_name: {CLUSTER}\nzone: {ZONE}\n")
+    inventory.write_text(f"plugin: genomics.cactus.toil_cluster\ncluster_name: {CLUSTER}\nzone: {ZONE}\n")
     # Our own ControlPersist directory: the masters are stopped in `finally`.
     env = cloud.env(ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
     json_env = {**env, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}

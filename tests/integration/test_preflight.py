@@ -6,11 +6,14 @@ started together (a few at a time) by one module fixture, because each costs a f
 mostly Ansible start-up; every case is still its own test with its own output on failure.
 """
 
+import collections
 import gzip
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -256,6 +259,9 @@ BAD = [
     ),
 ]
 
+# The checks of what the plan needs (toil_capacity), after the plan.
+READ_THE_PLAN = {"node-type-not-offered-in-zone", "spot-bid-below-price", "leader-storage-too-small"}
+
 # Runs that pass, or show something besides a failure: (-e overrides, environment, extra arguments).
 OTHER = {
     "good": ({}, {}, []),
@@ -264,6 +270,8 @@ OTHER = {
     # A re-run of a run that was started: its record names the (existing) job store bucket.
     "rerun-of-a-started-run": ({"toil_jobstore_name": TAKEN_JOBSTORE}, {}, []),
     # The existing cluster, resumed: its job store bucket exists, and --tags restart asks for it.
+    # Genomes by URL, on a server that counts the requests: the straight line measures them once.
+    "urls-asked-once": ({"cactus_seqfile": "@urls.txt"}, {}, []),
     "existing-cluster-restart": (
         {"toil_cluster_name": EXISTING_CLUSTER, "toil_jobstore_name": TAKEN_JOBSTORE},
         {},
@@ -316,6 +324,10 @@ def setup(cloud, tmp_path_factory):
         handle.truncate(60 * 10**9)
     for name, text in SEQFILES.items():
         (top / name).write_text(text)
+    genome_server = CountingServer()
+    (top / "urls.txt").write_text(
+        f"(u1:0.1,u2:0.2);\nu1 {genome_server.url}/u1.fa\nu2 {genome_server.url}/u2.fa.gz\n"
+    )
 
     s3 = cloud.client("s3")
     for bucket in (INPUT_BUCKET, f"{TAKEN_JOBSTORE}--toil"):
@@ -364,11 +376,42 @@ def setup(cloud, tmp_path_factory):
 
     before = cloud.leftovers()
     try:
-        yield {"top": top, "agents": agents, "before": before}
+        yield {"top": top, "agents": agents, "before": before, "genome_server": genome_server}
     finally:
+        genome_server.stop()
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
         cloud.reset_account()
+
+
+class CountingServer:
+    """Genomes over HTTP on loopback (HEAD and GET), counting the requests for each path."""
+
+    def __init__(self):
+        self.requests = collections.Counter()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                server.requests[self.path] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(FASTA)))
+                self.end_headers()
+
+            def do_GET(self):
+                self.do_HEAD()
+                self.wfile.write(FASTA.encode())
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _resolve(value, setup):
@@ -458,7 +501,11 @@ def test_bad_input_fails_at_preflight(runs, setup, case_id, overrides, env, frag
         expected = fragment.replace("@", str(setup["top"]) + "/")
         assert expected in _flat(result), f"expected {expected!r} in:\n{out[-3000:]}"
     assert "Fix:" in out or case_id == "cluster-type-unknown", out[-3000:]
-    assert not (result.run_dir / "plan.json").exists(), "a failed pre-flight must not write plan.json"
+    if case_id in READ_THE_PLAN:
+        # The straight line: these checks read plan.json, written once before them (launch re-checks).
+        assert (result.run_dir / "plan.json").exists()
+    else:
+        assert not (result.run_dir / "plan.json").exists(), "a failed pre-flight must not write plan.json"
 
 
 def test_preflight_created_nothing(runs, cloud, setup):
@@ -516,6 +563,16 @@ def test_rerun_of_a_started_run_accepts_its_own_job_store(runs):
     result = runs["rerun-of-a-started-run"]
     assert result.returncode == 0, result.stdout[-4000:]
     assert f"job store bucket '{TAKEN_JOBSTORE}--toil' exists and is this run's" in _flat(result)
+
+
+def test_prereqs_and_plan_ask_each_genome_url_once(runs, setup):
+    """--tags prereqs,plan: pre-flight, the plan and the capacity checks in one straight line, and
+    every genome measured once (one HEAD per URL)."""
+    result = runs["urls-asked-once"]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert setup["genome_server"].requests == {"/u1.fa": 1, "/u2.fa.gz": 1}
+    plan = json.loads((result.run_dir / "plan.json").read_text())
+    assert [g["name"] for g in plan["genomes"]] == ["u1", "u2"]
 
 
 def test_plan_tag_alone_runs_preflight_first(runs):

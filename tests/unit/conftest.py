@@ -1,23 +1,17 @@
-"""Unit-test wiring: the project's module_utils as `ansible.module_utils.*`, a private HOME.
+"""Unit-test wiring: a private HOME (the collection's import path is set in tests/conftest.py).
 
-ansible.cfg sets `module_utils = plugins/module_utils` for Ansible runs; plain pytest needs the same
-directory on the `ansible.module_utils` package path. Toil's argument parser writes
-~/.toil/default.yaml when it is built, and ansible writes ~/.ansible: both go to a temp HOME.
+Toil's argument parser writes ~/.toil/default.yaml when it is built, and ansible writes ~/.ansible:
+both go to a temp HOME.
 """
 
 import importlib.util
 import os
 from pathlib import Path
 
-import ansible.module_utils
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE_UTILS = REPO / "plugins" / "module_utils"
 MODULES = REPO / "plugins" / "modules"
-
-if str(MODULE_UTILS) not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(str(MODULE_UTILS))
 
 
 @pytest.fixture(autouse=True)

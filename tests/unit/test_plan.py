@@ -23,10 +23,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.cactus_plan import (
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
     BIRD_MAX_BYTES,
     CLUSTER_BATCH_SYSTEMS,
-    CLUSTER_NAME_MAX,
     NEMATODE_MAX_BYTES,
     NO_CLUSTER_FIX,
     NO_TARGET_HOST_FIX,
@@ -46,10 +45,13 @@ from ansible.module_utils.cactus_plan import (
     seed_node_counts,
     single_machine_recommended,
     size_class,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile_text
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
+    CLUSTER_NAME_MAX,
     toil_claims,
     toil_role_name,
 )
-from ansible.module_utils.cactus_seqfile import parse_seqfile_text
 
 REPO = Path(__file__).resolve().parents[2]
 ZONE = "us-west-2a"
@@ -226,7 +228,7 @@ def test_spot_bid_parameter_sets_the_default_bid():
     (dict(leader_node_type="m5.lrge"), "toil_leader_node_type", "not offered"),
     (dict(cluster_type="mesos", node_types=["m6g.large"]), "toil_node_types", "amd64 only"),
     (dict(zone="ap-south-2a"), "toil_zone", "not in Toil 9.4.1's instance table"),
-    (dict(zone="us-west-2"), "toil_zone", "not an availability zone"),
+    (dict(zone="us-west-2"), "toil_zone", "is a region, but an availability zone is required"),
     (dict(spot_bid=0), "toil_spot_bid", "positive"),
     (dict(cluster_type="slurm"), "toil_cluster_type", "not a cluster type"),
     (dict(key_pair_name=""), "toil_key_pair_name", "no EC2 key pair"),
@@ -1371,8 +1373,8 @@ def run_module(args, tmp_path, *options):
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
                ANSIBLE_INVENTORY_ENABLED="ini")
-    command = [str(ANSIBLE_BIN / "ansible"), "-i", str(hosts), "localhost", "-m", "cactus_plan",
-               "-a", json.dumps(args), *options]
+    command = [str(ANSIBLE_BIN / "ansible"), "-i", str(hosts), "localhost",
+               "-m", "genomics.cactus.cactus_plan", "-a", json.dumps(args), *options]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     try:
         report = json.loads(done.stdout)
@@ -1469,9 +1471,10 @@ def test_module_fails_on_a_missing_genome_file(small_run, tmp_path):
 
 def test_module_documentation_matches_its_arguments(plan_module):
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    done = subprocess.run([str(ANSIBLE_BIN / "ansible-doc"), "-t", "module", "-j", "cactus_plan"],
+    name = "genomics.cactus.cactus_plan"
+    done = subprocess.run([str(ANSIBLE_BIN / "ansible-doc"), "-t", "module", "-j", name],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True)
-    doc = json.loads(done.stdout)["cactus_plan"]["doc"]
+    doc = json.loads(done.stdout)[name]["doc"]
     assert set(doc["options"]) == set(plan_module.ARGUMENT_SPEC)
     for name, spec in plan_module.ARGUMENT_SPEC.items():
         assert doc["options"][name].get("type", "str") == spec["type"], name

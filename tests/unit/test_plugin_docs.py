@@ -9,8 +9,8 @@ import pytest
 
 TOP = Path(__file__).resolve().parents[2]
 PLUGINS = [
-    ("module", p.stem) for p in sorted((TOP / "plugins" / "modules").glob("*.py"))
-] + [("inventory", "toil_cluster"), ("connection", "toil_appliance")]
+    ("module", f"genomics.cactus.{p.stem}") for p in sorted((TOP / "plugins" / "modules").glob("*.py"))
+] + [("inventory", "genomics.cactus.toil_cluster"), ("connection", "genomics.cactus.toil_appliance")]
 
 
 @pytest.mark.parametrize(("kind", "name"), PLUGINS, ids=[f"{k}:{n}" for k, n in PLUGINS])

@@ -3,7 +3,11 @@
 import os
 
 import pytest
-from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile, parse_seqfile_text
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import (
+    SeqFileError,
+    parse_seqfile,
+    parse_seqfile_text,
+)
 
 BASE = "/data/run"
 SEQFILE = f"{BASE}/seq.txt"

@@ -360,7 +360,7 @@ def test_standard_modules_through_the_cli(cloud, tmp_path):
                     "hosts": {
                         "leader": {
                             "ansible_host": "127.0.1.219",
-                            "ansible_connection": "toil_appliance",
+                            "ansible_connection": "genomics.cactus.toil_appliance",
                             "ansible_user": "core",
                             "toil_cluster_name": "conn-cli",
                             "toil_instance_id": "i-conncli",
@@ -397,7 +397,7 @@ def test_standard_modules_through_the_cli(cloud, tmp_path):
 
 
 def test_ansible_doc_is_a_manual(cloud):
-    out = cloud.run(["ansible-doc", "-t", "connection", "toil_appliance"]).stdout
+    out = cloud.run(["ansible-doc", "-t", "connection", "genomics.cactus.toil_appliance"]).stdout
     for word in (
         "container_name",
         "container_user",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from ansible.module_utils.toil_preflight import (
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
     PreflightError,
@@ -33,8 +33,8 @@ from ansible.module_utils.toil_preflight import (
     parse_agent_keys,
     parsed_node_types,
     vcpu_needs,
-    zone_region,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import zone_to_region as zone_region
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -69,7 +69,7 @@ def test_names_pass_and_give_the_region():
         ("cactus_run", "is not lowercase letters"),
         ("cactus--run", "is not lowercase letters"),
         ("x" * 60, "has 60 characters"),
-        ("", "empty cluster name"),
+        ("", "no cluster name"),
     ],
 )
 def test_bad_cluster_names_use_the_planners_rule(name, fragment):
@@ -425,7 +425,6 @@ class FakeModule:
             "node_types": [],
             "max_nodes": [],
             "fail_on_quota": True,
-            "lookup_prices": True,
             "genomes": [],
             "output_kind": "s3",
             "region": "us-west-2",
@@ -514,7 +513,7 @@ def test_module_checks_the_job_store_bucket(aws, preflight_module):
 
 
 def test_module_checks_capacity(aws, preflight_module):
-    params = {"zone": "us-west-2a", "leader_node_type": "m5.large", "lookup_prices": False}
+    params = {"zone": "us-west-2a", "leader_node_type": "m5.large"}
     found, warnings = preflight_module.run_capacity(
         FakeModule(node_types=["c4.8xlarge:0.6", "r3.8xlarge"], max_nodes=[10, 1], **params)
     )
@@ -530,15 +529,14 @@ def test_module_checks_capacity(aws, preflight_module):
         )
 
 
-def test_module_reads_on_demand_prices_from_a_price_list():
-    spec = importlib.util.spec_from_file_location("toil_preflight_module", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_on_demand_prices_are_read_from_a_price_list():
+    from ansible_collections.genomics.cactus.plugins.module_utils.toil_aws import price_of
+
     product = {
         "terms": {"OnDemand": {"X.Y": {"priceDimensions": {"X.Y.Z": {"pricePerUnit": {"USD": "2.6600"}}}}}}
     }
-    assert module._price_of([json.dumps(product)]) == 2.66
-    assert module._price_of([]) is None
+    assert price_of([json.dumps(product)]) == 2.66
+    assert price_of([]) is None
 
 
 def test_module_checks_a_real_ssh_agent(tmp_path, preflight_module):

@@ -1,0 +1,44 @@
+"""The roles' filters for Toil's rules: the same answers as toil_rules/toil_aws (their one home)."""
+
+from ansible_collections.genomics.cactus.plugins.filter.toil_cluster import FilterModule
+
+FILTERS = FilterModule().filters()
+
+
+def instance(instance_id, launch_time, node_type="leader", state="running", group="birds"):
+    """An instance as amazon.aws.ec2_instance_info returns it."""
+    return {
+        "instance_id": instance_id,
+        "launch_time": launch_time,
+        "state": {"name": state},
+        "tags": {"ToilNodeType": node_type} if node_type else {},
+        "security_groups": [{"group_name": group}],
+        "public_ip_address": "203.0.113.7",
+        "instance_type": "t2.medium",
+    }
+
+
+def test_cluster_states():
+    state = FILTERS["toil_cluster_state"]
+    t0, t1 = "2025-01-01T00:00:00+00:00", "2025-01-01T00:00:05+00:00"
+    assert state([], [], "birds")["state"] == "absent"
+    assert state([], [{"group_name": "birds"}], "birds")["state"] == "headless"
+    healthy = state([instance("i-2", t1, "worker"), instance("i-1", t0)], [], "birds")
+    assert healthy["state"] == "healthy" and healthy["leader"]["instance_id"] == "i-1"
+    assert state([instance("i-1", t0, state="stopped")], [], "birds")["state"] == "stopped"
+    # Equal launch times: the instance tagged leader, as the inventory plugin decides.
+    tie = state([instance("i-1", t0, "worker"), instance("i-2", t0)], [], "birds")
+    assert tie["leader"]["instance_id"] == "i-2"
+    wrong = state([instance("i-1", t0, "worker"), instance("i-2", t1)], [], "birds")
+    assert wrong["state"] == "not_leader" and "i-1" in wrong["message"] and "Fix:" in wrong["message"]
+    # Terminated instances and another cluster's group are not this cluster.
+    assert state([instance("i-1", t0, state="terminated"), instance("i-3", t0, group="birds-2")], [],
+                 "birds")["state"] == "absent"
+
+
+def test_names():
+    assert FILTERS["toil_zone_region"]("us-west-2b") == "us-west-2"
+    assert FILTERS["toil_zone_region"]("us-west-2") == ""  # pre-flight's names check says why
+    assert FILTERS["toil_jobstore_bucket"]("birds-jobstore") == "birds-jobstore--toil"
+    assert FILTERS["toil_jobstore_locator"]("us-west-2", "birds-jobstore") == "aws:us-west-2:birds-jobstore"
+    assert FILTERS["toil_role_name"]("cactus-run") == "cactus_run_toil"
