@@ -6,6 +6,7 @@ The wrapper script that runs cactus on the leader writes the end: state finished
 """
 
 import datetime
+import shlex
 
 STATES = ("none", "running", "interrupted", "finished", "failed")
 
@@ -82,10 +83,49 @@ def _act(action, message):
     return {"action": action, "message": message}
 
 
+def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
+                       leader_address="", host_run=False, inventory_sources=(), target_hosts=""):
+    """The lines every run ends with: where things are, what state the run is in, what to do next.
+
+    plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
+    state read on the target this run (None: the record's, or 'not started'). A host run is found
+    again with the same inventory and target, so its next commands carry them.
+    """
+    record = record or {}
+    state = state or record.get("state") or "not started"
+    if host_run:
+        lines = [f"host:      {target_host} (--batchSystem {plan.get('batch_system', '')}; "
+                 "no cloud resource, no AWS call)"]
+        again = "".join(f" -i {shlex.quote(s)}" for s in inventory_sources)
+        again += f" -e cactus_target_hosts={shlex.quote(target_hosts)}"
+    else:
+        lines = [f"cluster:   {cluster_name} ({plan.get('cluster_type', '')}) in {zone}",
+                 f"leader:    {leader_address if target_host else 'not running'}"]
+        again = ""
+    lines += [
+        f"job store: {plan['jobstore']}",
+        f"command:   {' '.join(record.get('argv') or plan['cactus_argv'])}",
+        f"state:     {state}",
+        f"output:    {plan['output']}",
+    ]
+    if not host_run:
+        cost = plan.get("cost_per_hour") or {}
+        if cost.get("total") is not None:
+            lines.append(f"cost:      at most ${cost['total']:.2f}/hour")
+        else:
+            lines.append(f"cost:      at most ${cost.get('known_total', 0):.2f}/hour + unknown prices")
+    for tag in ("status", "restart", "fetch"):
+        lines.append(f"{tag + ':':<11}ansible-playbook run_alignment.yml{again} --tags {tag}")
+    if not host_run:
+        lines.append("tear down: ansible-playbook teardown.yml")
+    return lines
+
+
 class FilterModule:
     def filters(self):
         return {
             "cactus_run_state": cactus_run_state,
             "cactus_run_action": cactus_run_action,
             "cactus_run_elapsed": cactus_run_elapsed,
+            "cactus_run_summary": cactus_run_summary,
         }

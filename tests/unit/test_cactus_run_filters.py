@@ -64,3 +64,30 @@ def test_elapsed():
     # Ansible's now(utc=true) is naive: read as UTC.
     naive = {"started_at": "2026-11-24T01:00:00"}
     assert cactus_run.cactus_run_elapsed(naive, "2026-11-24T01:00:09+00:00") == "0:00:09"
+
+
+PLAN = {"jobstore": JS, "cactus_argv": ["cactus", JS, "seq.txt", "out.hal"], "output": "/tmp/out.hal",
+        "cluster_type": "kubernetes", "cost_per_hour": {"total": None, "known_total": 1.5}}
+
+
+def test_summary_of_a_cluster_run():
+    lines = cactus_run.cactus_run_summary(PLAN, {}, None, cluster_name="run", zone="us-west-2a")
+    assert lines[:2] == ["cluster:   run (kubernetes) in us-west-2a", "leader:    not running"]
+    assert "state:     not started" in lines and "cost:      at most $1.50/hour + unknown prices" in lines
+    assert lines[-1] == "tear down: ansible-playbook teardown.yml"
+    record = {"argv": ["/v/bin/cactus", JS, "--restart"], "state": "finished"}
+    lines = cactus_run.cactus_run_summary({**PLAN, "cost_per_hour": {"total": 2.0}}, record, "running",
+                                          cluster_name="run", zone="z", target_host="run-leader",
+                                          leader_address="203.0.113.9")
+    assert "leader:    203.0.113.9" in lines and f"command:   /v/bin/cactus {JS} --restart" in lines
+    assert "state:     running" in lines and "cost:      at most $2.00/hour" in lines
+
+
+def test_summary_of_a_host_run_names_the_inventory_and_target():
+    plan = {**PLAN, "batch_system": "single_machine"}
+    lines = cactus_run.cactus_run_summary(plan, {"state": "finished"}, None, target_host="lab", host_run=True,
+                                          inventory_sources=["/my inv"], target_hosts="lab")
+    assert lines[0].startswith("host:      lab (--batchSystem single_machine;")
+    again = "-i '/my inv' -e cactus_target_hosts=lab"
+    assert f"status:    ansible-playbook run_alignment.yml {again} --tags status" in lines
+    assert "state:     finished" in lines and not any(line.startswith(("cost", "tear")) for line in lines)
