@@ -56,8 +56,8 @@ ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 LINE_END = re.compile(r"\r\n|\r|\n")
 # Cactus reads the tree and walks it recursively (NXNewick, NXTree traversals, outgroup selection).
 # Run on Python's default recursion limit (1000), Cactus v3.2.1's own code read a tree 984 levels
-# deep and failed at 986 (tests/unit/data/seqfiles/README.md). The cap leaves room for the deeper
-# call stacks of Cactus's jobs on the leader, which walk the same tree.
+# deep and failed at 985, in SeqFile itself, after the job store exists (tests/unit/data/seqfiles/
+# README.md). The cap leaves room for the deeper call stacks of Cactus's jobs, which walk the tree.
 MAX_TREE_DEPTH = 900
 # MultiCactusTree names unnamed ancestors with this prefix and a number.
 GENERATED_ANCESTOR = re.compile(r"Anc[0-9]+")
@@ -213,7 +213,7 @@ def classify_path(seqfile, number, genome_path, base_dir):
         return "local", _resolve_local(seqfile, number, genome_path, base_dir)
     if scheme == "gs":
         raise SeqFileError(seqfile, number, f"gs:// URL '{genome_path}' needs Toil's google extra, "
-                           "which this project does not install",
+                           "which this project does not install (Cactus would stop when importing it)",
                            "copy the file to s3:// (or an https:// URL) and use that")
     if scheme not in URL_KINDS:
         raise SeqFileError(seqfile, number, f"'{genome_path}' has scheme '{scheme}:', which Toil "
@@ -237,7 +237,8 @@ def _resolve_local(seqfile, number, genome_path, base_dir):
 def _resolve_file_url(seqfile, number, genome_path):
     parsed = urlparse(genome_path)
     if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
-        raise SeqFileError(seqfile, number, f"'{genome_path}' is not an absolute file:// URL",
+        raise SeqFileError(seqfile, number, f"'{genome_path}' is not an absolute file:// URL (Cactus would stop "
+                           "when importing it)",
                            "write file:///absolute/path or a plain path")
     return os.path.normpath(unquote(parsed.path))
 
@@ -245,7 +246,8 @@ def _resolve_file_url(seqfile, number, genome_path):
 def _check_url_has_location(seqfile, number, url):
     parsed = urlparse(url)
     if not parsed.netloc or parsed.path in ("", "/"):
-        raise SeqFileError(seqfile, number, f"URL '{url}' has no host/bucket or no file path",
+        raise SeqFileError(seqfile, number, f"URL '{url}' has no host/bucket or no file path (Cactus would "
+                           "stop when importing it)",
                            "write scheme://host-or-bucket/path/to/genome.fa")
 
 
@@ -396,9 +398,9 @@ def _check_tree(path, number, root, warnings):
     depth = max(d for _, d in _walk(root))
     if depth > MAX_TREE_DEPTH:
         raise SeqFileError(path, number, f"the tree is {depth} levels deep, over this tool's limit of "
-                           f"{MAX_TREE_DEPTH} (Cactus reads trees recursively and fails past about 985 "
-                           "levels on Python's default recursion limit, some of it after the job store "
-                           "exists)", "a tree this deep is almost always a chain: check it, or split the run")
+                           f"{MAX_TREE_DEPTH} (Cactus reads trees recursively: on Python's default recursion "
+                           "limit it fails at 985 levels, after the job store exists; this tool keeps room "
+                           "for the deeper call stacks of Cactus's jobs)", "a tree this deep is almost always a chain: check it, or split the run")
     for node, _ in _walk(root):
         _check_tree_node(path, number, node, warnings)
     _check_tree_names(path, number, root, leaves, warnings)
