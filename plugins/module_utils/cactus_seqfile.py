@@ -237,8 +237,8 @@ def _resolve_local(seqfile, number, genome_path, base_dir):
 def _resolve_file_url(seqfile, number, genome_path):
     parsed = urlparse(genome_path)
     if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
-        raise SeqFileError(seqfile, number, f"'{genome_path}' is not an absolute file:// URL (Cactus would stop "
-                           "when importing it)",
+        raise SeqFileError(seqfile, number, f"'{genome_path}' is not an absolute file:// URL "
+                           "(Cactus would stop when importing it)",
                            "write file:///absolute/path or a plain path")
     return os.path.normpath(unquote(parsed.path))
 
@@ -280,10 +280,10 @@ def _parse_newick(path, number, line):
     """Parse one-line Newick: ASCII whitespace outside quotes is dropped, quote characters are removed."""
     odd = next((c for c in line if c.isspace() and c not in ASCII_WHITESPACE), None)
     if odd is not None:
-        raise SeqFileError(path, number, f"the tree contains the non-ASCII whitespace U+{ord(odd):04X}: Cactus "
-                           "removes only ASCII whitespace, so it stays inside a name or length (a leaf so "
-                           "named has no genome line and Cactus stops after the job store exists; in an "
-                           f"ancestor name or a length Cactus would keep it, but {STRICTER})",
+        raise SeqFileError(path, number, f"the tree contains the non-ASCII whitespace U+{ord(odd):04X}: "
+                           "Cactus removes only ASCII whitespace, so it stays inside a name or length (a "
+                           "leaf so named has no genome line and Cactus stops after the job store exists; "
+                           f"in an ancestor name or a length Cactus would keep it, but {STRICTER})",
                            "replace it with a plain space, or delete it")
     text, in_quote = [], False
     for char in line:
@@ -400,7 +400,8 @@ def _check_tree(path, number, root, warnings):
         raise SeqFileError(path, number, f"the tree is {depth} levels deep, over this tool's limit of "
                            f"{MAX_TREE_DEPTH} (Cactus reads trees recursively: on Python's default recursion "
                            "limit it fails at 985 levels, after the job store exists; this tool keeps room "
-                           "for the deeper call stacks of Cactus's jobs)", "a tree this deep is almost always a chain: check it, or split the run")
+                           "for the deeper call stacks of Cactus's jobs)",
+                           "a tree this deep is almost always a chain: check it, or split the run")
     for node, _ in _walk(root):
         _check_tree_node(path, number, node, warnings)
     _check_tree_names(path, number, root, leaves, warnings)

@@ -548,7 +548,8 @@ HOST_S3_METHOD = "not measured on a host run (no AWS call)"
 
 
 def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_sizes=None, host_run=False):
-    """Measure every genome Cactus imports (leaves and ancestors with a genome line): {name: {'size', 'size_on_disk', 'method'}}.
+    """Measure every genome Cactus imports (leaves, ancestors with a genome line):
+    {name: {'size', 'size_on_disk', 'method'}}.
 
     A host run (`host_run`) makes no AWS call: its s3 genomes are not measured.
     """

@@ -3,7 +3,12 @@
 import os
 
 import pytest
-from ansible.module_utils.cactus_seqfile import MAX_TREE_DEPTH, SeqFileError, parse_seqfile, parse_seqfile_text
+from ansible.module_utils.cactus_seqfile import (
+    MAX_TREE_DEPTH,
+    SeqFileError,
+    parse_seqfile,
+    parse_seqfile_text,
+)
 
 BASE = "/data/run"
 SEQFILE = f"{BASE}/seq.txt"
