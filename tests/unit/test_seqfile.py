@@ -3,12 +3,7 @@
 import os
 
 import pytest
-from ansible.module_utils.cactus_seqfile import (
-    MAX_TREE_DEPTH,
-    SeqFileError,
-    parse_seqfile,
-    parse_seqfile_text,
-)
+from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile, parse_seqfile_text
 
 BASE = "/data/run"
 SEQFILE = f"{BASE}/seq.txt"
@@ -71,27 +66,6 @@ def test_cactus_example_evolver_mammals():
     assert [g.name for g in seqfile.aligned()] == list(seqfile.leaves)
     assert all(g.kind == "http" for g in seqfile.genomes)
     assert seqfile.tree.startswith("((simHuman_chr6:0.144018") and seqfile.warnings == ()
-
-
-def chain(depth):
-    """A tree `depth` levels deep (a caterpillar) and its genome lines."""
-    names = [f"g{i}" for i in range(depth + 1)]
-    tree = names[0]
-    for name in names[1:]:
-        tree = f"({tree},{name}:0.01)"
-    return names, tree + ";\n" + "\n".join(f"{name} {name}.fa" for name in names) + "\n"
-
-
-def test_deep_trees_up_to_the_limit_parse():
-    names, text = chain(MAX_TREE_DEPTH)
-    seqfile = parse(text)
-    assert list(seqfile.leaves) == names and len(seqfile.genomes) == MAX_TREE_DEPTH + 1
-
-
-@pytest.mark.parametrize("depth", [MAX_TREE_DEPTH + 1, 3000])
-def test_trees_deeper_than_cactus_reads_are_refused(depth):
-    with pytest.raises(SeqFileError, match=f"the tree is {depth} levels deep"):
-        parse(chain(depth)[1])
 
 
 def test_tree_less_file_keeps_file_order_and_no_tree():
