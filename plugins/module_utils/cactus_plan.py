@@ -835,8 +835,8 @@ def _leader_storage(requested, local_bytes, warnings):
 
 def _genome_entries(seqfile, measurements):
     """Every genome Cactus imports, leaves and ancestors with a genome line. Ancestors count for
-    sizing too: Cactus masks an imported ancestor and aligns it (in its own and its parent's
-    subproblem) like a leaf genome, and it is staged on the leader like one."""
+    sizing too: Cactus preprocesses (masks) an imported ancestor and puts it into its own subproblem's
+    alignment like an input genome, and it is staged on the leader like one."""
     entries = []
     for genome in seqfile.imported():
         measured = measurements.get(genome.name) or {}
