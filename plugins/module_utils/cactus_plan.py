@@ -782,8 +782,11 @@ def _leader_storage(requested, local_bytes, warnings):
 
 
 def _genome_entries(seqfile, measurements):
+    """Every genome Cactus imports, leaves and ancestors with a genome line. Ancestors count for
+    sizing too: Cactus preprocesses (masks) an imported ancestor and puts it into its own subproblem's
+    alignment like an input genome, and it is staged on the leader like one."""
     entries = []
-    for genome in seqfile.aligned():
+    for genome in seqfile.imported():
         measured = measurements.get(genome.name) or {}
         size = measured.get("size")
         entries.append({
@@ -821,7 +824,7 @@ def _input_keys(seqfile, genomes):
         "seqfile": seqfile.path,
         "tree": seqfile.tree,
         "leaves": list(seqfile.leaves),
-        "outgroups": [g.name for g in seqfile.aligned() if g.outgroup],
+        "outgroups": [g.name for g in seqfile.imported() if g.outgroup],
         "genomes": genomes,
         "size_classes": {c: classes.count(c) for c in (*SIZE_CLASSES, UNKNOWN) if c in classes},
         "single_machine_recommended": single_machine_recommended(classes),
@@ -839,7 +842,7 @@ def _place_genomes(seqfile, genomes, run_dir):
 def leader_genome_paths(seqfile, run_dir):
     """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>."""
     paths, used = {}, set()
-    for genome in seqfile.aligned():
+    for genome in seqfile.imported():
         if genome.kind != "local":
             continue
         folder = re.sub(r"[^A-Za-z0-9._-]", "_", genome.name)
@@ -853,7 +856,7 @@ def leader_genome_paths(seqfile, run_dir):
 def render_seqfile(seqfile, path_map):
     """The seqFile text with paths replaced from `path_map` (absolute leader paths, URLs kept)."""
     lines = [seqfile.tree] if seqfile.tree else []
-    for genome in seqfile.aligned():
+    for genome in seqfile.imported():
         mark = "*" if genome.outgroup else ""
         lines.append(f"{mark}{genome.name}\t{path_map.get(genome.name, genome.resolved)}")
     return "\n".join(lines) + "\n"

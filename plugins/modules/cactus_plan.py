@@ -251,7 +251,9 @@ notes:
     about bases. Plain gzip uses the trailer's ISIZE (corrected for its 4 GiB wrap); BGZF and gzipped
     URLs use the compressed size times 3.4, the ratio of UCSC's hg38.fa.gz. C(size_on_disk) keeps the
     compressed size, C(size_method) says which estimate was used.
-  - Genome lines that are not leaves of the tree are not aligned by Cactus; they are reported as
+  - Every genome Cactus imports is measured, sized and staged, that is the leaves of the tree and the
+    ancestors (named internal nodes) that have a genome line, whose sequence Cactus uses for that
+    ancestor. Genome lines the tree does not name are ignored by Cactus; they are reported as
     warnings and neither measured nor staged.
   - A host plan has no C(region), C(cost_per_hour), C(launch_cluster_argv) nor node counts; on
     C(single_machine) it warns when a genome is 100 Mb or more (or of unknown size).
@@ -577,13 +579,14 @@ HOST_S3_METHOD = "not measured on a host run (no AWS call)"
 
 
 def measure_genomes(seqfile, *, offline=False, region=None, timeout=10, known_sizes=None, host_run=False):
-    """Measure every aligned genome: {name: {'size', 'size_on_disk', 'method'}}.
+    """Measure every genome Cactus imports (leaves, ancestors with a genome line):
+    {name: {'size', 'size_on_disk', 'method'}}.
 
     A host run (`host_run`) makes no AWS call: its s3 genomes are not measured.
     """
     known_sizes = known_sizes or {}
     measured = {}
-    for genome in seqfile.aligned():
+    for genome in seqfile.imported():
         if genome.kind == "local":
             # Local files are always checked (they must exist and be FASTA), even with a given size.
             measured[genome.name] = measure_local(genome)

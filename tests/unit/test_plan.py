@@ -497,6 +497,18 @@ def test_leader_seqfile_keeps_urls_and_outgroups():
     assert plan["leader_output"] == "/opt/run/o.hal" and plan["cactus_argv"][3] == "/opt/run/o.hal"
 
 
+def test_ancestors_with_genome_lines_are_sized_placed_and_written():
+    text = "((a,b)x,c);\na a.fa\nb b.fa\nc c.fa\nx anc/x.fa\n"
+    seqfile = parse_seqfile_text(text, "/d/seq.txt")
+    settings = PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k", output="/tmp/o.hal",
+                            leader_run_dir="/opt/run")
+    plan = build_plan(seqfile, {name: {"size": SMALL} for name in "abcx"}, settings)
+    assert [g["name"] for g in plan["genomes"]] == ["a", "b", "c", "x"]
+    assert plan["genomes"][3]["leader_path"] == "/opt/run/genomes/x/x.fa"
+    assert plan["leader_seqfile_text"].splitlines()[-1] == "x\t/opt/run/genomes/x/x.fa"
+    assert plan["size_classes"] == {"small": 4}
+
+
 def test_seed_guides_metrics_bug_is_never_emitted():
     for cluster_type in ("kubernetes", "mesos"):
         argv = plan_for([MAMMAL, MAMMAL], cluster_type=cluster_type)["cactus_argv"]

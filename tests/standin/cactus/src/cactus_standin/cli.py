@@ -199,7 +199,7 @@ def main(argv=None) -> None:
             tree = write_newick(seq.tree)
             logger.info("Tree: %s", tree)
             genomes = []
-            for name, path in seq.paths.items():
+            for name, path in seq.imported.items():  # leaves and ancestors with a genome line
                 logger.info("Importing %s", make_url(path))
                 reference = name in seq.outgroups or not seq.outgroups
                 genomes.append((name, import_genome(toil, path), reference))

@@ -15,6 +15,7 @@ logger = logging.getLogger("toil.cactus_standin")  # under "toil": Toil silences
 DEFAULT_BRANCH_LEN = 1.0  # SeqFile's default; the real config can set another
 BRANCH_LEN_ERROR_CAP = 25.0  # check_branch_lengths
 NEWICK_SPECIAL = set("(),:;")
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"  # NXNewick drops only these (string.whitespace)
 
 
 @dataclass
@@ -41,7 +42,14 @@ class Node:
 
 def parse_newick(text: str) -> Node:
     """Parse a one-line Newick tree; raise ValueError when it is not one."""
-    text = text.strip()
+    # As NXNewick: ASCII whitespace outside quotes is dropped, quote characters are removed.
+    kept, in_quote = [], False
+    for char in text:
+        if char in "'\"":
+            in_quote = not in_quote
+        elif in_quote or char not in ASCII_WHITESPACE:
+            kept.append(char)
+    text = "".join(kept)
     if text.endswith(";"):
         text = text[:-1]
     pos = 0
@@ -51,7 +59,7 @@ def parse_newick(text: str) -> Node:
         start = pos
         while pos < len(text) and text[pos] not in NEWICK_SPECIAL:
             pos += 1
-        return text[start:pos].strip()
+        return text[start:pos]
 
     def subtree() -> Node:
         nonlocal pos
@@ -65,13 +73,11 @@ def parse_newick(text: str) -> Node:
             if pos >= len(text) or text[pos] != ")":
                 raise ValueError("missing ')'")
             pos += 1
-        name = label()
-        if any(c.isspace() for c in name):
-            raise ValueError(f"space in name {name!r}")
-        node.name = name or None
+        node.name = label() or None
         if pos < len(text) and text[pos] == ":":
             pos += 1
-            node.length = float(label())
+            length = label()
+            node.length = float(length) if length else None  # "name:" has no length
         return node
 
     root = subtree()
@@ -100,6 +106,12 @@ class SeqFile:
     outgroups: list[str]  # names marked with '*'
 
     @property
+    def imported(self) -> dict[str, str]:
+        """The genomes Cactus imports: those the tree names (leaves and ancestors)."""
+        names = {node.name for node in self.tree.postorder()}
+        return {name: path for name, path in self.paths.items() if name in names}
+
+    @property
     def root_name(self) -> str:
         return self.tree.name
 
@@ -111,7 +123,7 @@ def parse_seqfile(path: str, root_name: str | None = None) -> SeqFile:
     tree = None
     paths: dict[str, str] = {}
     outgroups: list[str] = []
-    with open(path) as seq_file:
+    with open(path, encoding="utf-8") as seq_file:  # strict, as on a UTF-8 leader
         for raw in seq_file:
             line = raw.strip()
             if not line or line[0] == "#":
@@ -161,13 +173,14 @@ def _clean_and_validate(tree: Node, paths: dict[str, str], root_name: str | None
         if node is not tree and node.length is None:
             node.length = DEFAULT_BRANCH_LEN
 
-    ancestor_names: set[str] = set()
+    ancestor_names: set[str] = set()  # as Cactus: the names seen so far, leaves and ancestors
     for node in tree.postorder():
         if node.is_leaf():
             if node.name not in paths:
                 raise RuntimeError(f"No sequence specified for {node.name}")
+            ancestor_names.add(node.name)
         elif node.name:
-            if node.name.isnumeric() or node.name in ancestor_names or node.name in paths:
+            if node.name.isnumeric() or node.name in ancestor_names:
                 sys.stderr.write(f"WARNING: ignoring numeric or duplicate ancestor name {node.name}\n")
                 node.name = None
             else:
