@@ -449,6 +449,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.connection import ConnectionBase
 from ansible.plugins.connection.ssh import Connection as SshConnection
 from ansible.utils.display import Display
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import appliance_exec_argv
 
 display = Display()
 
@@ -547,11 +548,10 @@ class Connection(SshConnection):
         container = self.get_option("container_name")
         if not container:
             return cmd
-        argv = shlex.split(self.get_option("docker_command") or "docker") + ["exec", "-i"]
-        user = self.get_option("container_user")
-        if user:
-            argv += ["-u", user]
-        argv += [container, "/bin/sh", "-c", cmd]
+        argv = appliance_exec_argv(
+            container, self.get_option("docker_command"), self.get_option("container_user")
+        )
+        argv += ["/bin/sh", "-c", cmd]
         return " ".join(shlex.quote(a) for a in argv)
 
     def _check_host_key(self, b_stderr: bytes) -> None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 IAM_ROLE_NAME_MAX = 64
 IAM_ROLE_SUFFIX = "_toil"
@@ -136,3 +137,18 @@ def jobstore_bucket(jobstore_name):
 def jobstore_locator(region, jobstore_name):
     """The job store argument of toil and cactus: aws:<region>:<name>."""
     return f"aws:{region}:{jobstore_name}"
+
+
+# ---- Into the leader's appliance ----------------------------------------------------------------
+
+APPLIANCE_CONTAINER = "toil_leader"  # the leader's container (toil ssh-cluster: docker exec -i toil_leader)
+APPLIANCE_CONNECTIONS = ("genomics.cactus.toil_appliance", "toil_appliance")
+
+
+def appliance_exec_argv(container=APPLIANCE_CONTAINER, docker_command="docker", user=""):
+    """`docker exec -i [-u user] <container>`: how a command gets into Toil's appliance on the leader
+    host, as `toil ssh-cluster` does (used by the toil_appliance connection and the transfer's rsync)."""
+    argv = shlex.split(docker_command or "docker") + ["exec", "-i"]
+    if user:
+        argv += ["-u", user]
+    return argv + [container]

@@ -91,3 +91,17 @@ def test_summary_of_a_host_run_names_the_inventory_and_target():
     again = "-i '/my inv' -e cactus_target_hosts=lab"
     assert f"status:    ansible-playbook run_alignment.yml {again} --tags status" in lines
     assert "state:     finished" in lines and not any(line.startswith(("cost", "tear")) for line in lines)
+
+
+def test_transfer_rsync_goes_through_the_appliance_like_the_connection():
+    from ansible_collections.genomics.cactus.plugins.filter.cactus_transfer import cactus_transfer_rsync_argv
+
+    argv = cactus_transfer_rsync_argv(
+        "/c/stage", "/opt/cactus/runs/r/genomes", connection="genomics.cactus.toil_appliance",
+        host="203.0.113.9", user="core", rsh="ssh -p 22", options=["--bwlimit=5m"],
+    )
+    assert argv[argv.index("--rsync-path") + 1] == "docker exec -i toil_leader rsync"
+    assert argv[-3:] == ["--bwlimit=5m", "/c/stage/", "core@203.0.113.9:/opt/cactus/runs/r/genomes/"]
+    host = cactus_transfer_rsync_argv("/c/stage", "/home/a/g", connection="ssh", host="lab")
+    assert host[host.index("--rsync-path") + 1] == "rsync" and host[-1] == "lab:/home/a/g/"
+    assert cactus_transfer_rsync_argv("/c/stage", "/home/a/g", connection="local")[-1] == "/home/a/g/"
