@@ -23,7 +23,8 @@ description:
     O(zone), O(key_pair_name), O(node_types), O(min_nodes), O(max_nodes), O(spot_bid),
     O(leader_node_type), O(leader_storage), O(node_storage), O(owner), O(jobstore_name),
     O(on_demand_prices), O(existing_clusters)) are not needed and are ignored.
-  - An empty value (C([]), C(""), C(0)) of O(node_types), O(min_nodes), O(max_nodes), O(leader_storage),
+  - An empty value (C([]), C(""), C(0)) of O(node_types), O(min_nodes), O(max_nodes), O(leader_node_type),
+    O(leader_storage),
     O(node_storage), O(cons_cores), O(max_cores), O(max_memory), O(jobstore_name), O(leader_dir) or
     O(run_name) means its default, as if not given (the roles pass their settings as they are).
   - Writes C(<run_dir>/plan.json) only when its content changes, so a second run reports no change.
@@ -139,9 +140,8 @@ options:
       - 3-56 lowercase letters, digits and hyphens, no C(--). Default C(<cluster_name>-jobstore).
     type: str
   leader_node_type:
-    description: Leader instance type (at least 2 vCPU on Kubernetes).
+    description: Leader instance type (at least 2 vCPU on Kubernetes). Default C(m5.large).
     type: str
-    default: m5.large
   leader_storage:
     description: Leader root volume in GB. Default 50 plus the size of the local genomes staged there.
     type: int
@@ -663,7 +663,7 @@ ARGUMENT_SPEC = dict(
     max_nodes=dict(type="raw"),
     spot_bid=dict(type="float", default=0.6),
     jobstore_name=dict(type="str"),
-    leader_node_type=dict(type="str", default="m5.large"),
+    leader_node_type=dict(type="str"),
     leader_storage=dict(type="int"),
     node_storage=dict(type="int"),
     cons_cores=dict(type="int"),
@@ -695,8 +695,8 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
                  "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name")
 # Empty values mean "from the plan" (the roles' defaults: [], 0, ""), as if not given.
-FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_storage", "node_storage", "cons_cores",
-                 "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name")
+FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "leader_storage", "node_storage",
+                 "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name")
 
 
 def make_plan(params):
@@ -709,7 +709,8 @@ def make_plan(params):
     # host_run decides; without it, a target_host means a host run. The other mode's settings are ignored.
     if params["host_run"] is False:
         params["target_host"] = None
-    settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
+    # Not given: the planner's own default (PlanSettings, the one source of the defaults).
+    settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS if params[key] is not None},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
     host_run = bool(settings.target_host)
     region = None

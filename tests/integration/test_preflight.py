@@ -253,7 +253,7 @@ BAD = [
     ),
     (
         "leader-storage-too-small",
-        {"cactus_seqfile": "@huge.txt"},
+        {"cactus_seqfile": "@huge.txt", "toil_leader_storage": 100},
         {},
         "toil_leader_storage: 100 GB cannot hold the 2 local genome(s) staged on the leader (61 GB)",
     ),
