@@ -14,8 +14,8 @@ ROLES = sorted(p.name for p in (TOP / "roles").iterdir() if (p / "defaults" / "m
 @pytest.mark.parametrize("role", ROLES)
 def test_argument_spec_defaults_are_the_role_defaults(role):
     defaults = yaml.safe_load((TOP / "roles" / role / "defaults" / "main.yml").read_text()) or {}
-    specs = yaml.safe_load((TOP / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
-    options = specs["main"].get("options") or {}
+    specs = yaml.safe_load((TOP / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"].get("options") or {}
     assert set(defaults) <= set(options), f"not in the argument spec: {sorted(set(defaults) - set(options))}"
     for name, spec in options.items():
         if "default" in spec:
