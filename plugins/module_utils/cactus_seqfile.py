@@ -46,6 +46,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
+
 # Characters that end or split a name in Newick, quotes (NXNewick strips them), and "*" (the
 # outgroup marker, which would never match a tree leaf).
 NAME_FORBIDDEN = set("(),:;'\"*")
@@ -70,13 +72,14 @@ STRICTER = "this tool refuses it because it is almost always a typo that changes
 URL_KINDS = {"http": "http", "https": "http", "s3": "s3", "ftp": "ftp", "file": "local"}
 
 
-class SeqFileError(ValueError):
-    """A seqFile problem: the message names the file, the line, the problem and the fix."""
+class SeqFileError(CactusError):
+    """A seqFile problem (the one error type, variable cactus_seqfile): the message names the file,
+    the line, the problem and the fix."""
 
     def __init__(self, path, line, problem, fix):
-        self.path, self.line, self.problem, self.fix = path, line, problem, fix
         where = f"{path}: line {line}" if line else f"{path}"
-        super().__init__(f"{where}: {problem}. Fix: {fix}")
+        super().__init__("cactus_seqfile", f"{where}: {problem}", fix)
+        self.path, self.line, self.problem = path, line, problem
 
 
 @dataclass(frozen=True)

@@ -404,11 +404,11 @@ from urllib.parse import urlparse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import (
-    SeqFileError, parse_seqfile)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
-    PlanError, PlanSettings, build_plan, parse_node_type, region_of, require_aws_settings)
+    PlanSettings, build_plan, parse_node_type, region_of, require_aws_settings)
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
@@ -700,7 +700,7 @@ FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "le
 
 
 def make_plan(params):
-    """Parse, measure and plan from module parameters; raises SeqFileError/PlanError/MeasureError."""
+    """Parse, measure and plan from module parameters; raises CactusError or MeasureError."""
     seqfile = parse_seqfile(params["seqfile"])
     params = dict(params)
     for key in FROM_THE_PLAN:
@@ -748,10 +748,8 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         plan = make_plan(module.params)
-    except PlanError as error:  # names its variable
+    except CactusError as error:  # names its variable (a seqFile problem: cactus_seqfile, path, line)
         module.fail_json(msg=str(error), variable=error.variable)
-    except SeqFileError as error:  # the seqFile's path, line, genome, problem and fix
-        module.fail_json(msg=f"cactus_seqfile: {error}", variable="cactus_seqfile")
     except MeasureError as error:
         module.fail_json(msg=f"cactus_seqfile: {module.params['seqfile']}: {error}",
                          variable="cactus_seqfile")

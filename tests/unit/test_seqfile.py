@@ -212,6 +212,6 @@ def test_bad_seqfiles(text, line, fragment):
     assert fragment in error.problem, str(error)
     assert error.line == line
     message = str(error)
-    assert message.startswith(SEQFILE)
+    assert message.startswith(f"cactus_seqfile: {SEQFILE}")
     assert (f"line {line}:" in message) == (line is not None)
     assert "Fix: " in message and error.fix
