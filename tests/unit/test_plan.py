@@ -439,7 +439,7 @@ AWS_PLAN_KEYS = {
     "leader_node_type", "leader_storage", "cons_cores", "output", "output_kind", "leader_run_dir",
     "leader_seqfile", "leader_seqfile_text", "leader_output", "log_file", "launch_cluster_argv",
     "launch_cluster_environment", "cactus_argv", "cactus_restart_argv", "cost_per_hour", "warnings",
-    "summary",
+    "summary", "governed", "cactus_environment",
 }
 
 
