@@ -289,6 +289,12 @@ def check_region_supported(region):
                         f"use a zone in one of: {', '.join(sorted(regions))}")
 
 
+def instance_architecture(instance_type):
+    """'amd64' or 'arm64' by Toil's instance table (amd64 when unknown, as Toil assumes)."""
+    instances, _ = _toil_tables()
+    return getattr(instances.get(instance_type), "architecture", "amd64")
+
+
 def check_instance_types(parsed_types, leader_node_type, region, cluster_type):
     """Check instance types against Toil's table, as launch-cluster's check_valid_node_types does."""
     instances, regions = _toil_tables()
@@ -549,8 +555,8 @@ def check_user_tags(tags, run_tag_key=RUN_TAG_KEY):
         checked[key] = value
     room = TAGS_PER_RESOURCE_MAX - TOIL_TAG_COUNT - 1
     if len(checked) > room:
-        raise PlanError(variable, f"{len(checked)} tags; with Toil's own {TOIL_TAG_COUNT} and the run's marker "
-                        f"an instance would carry more than EC2's {TAGS_PER_RESOURCE_MAX}",
+        raise PlanError(variable, f"{len(checked)} tags; with Toil's own {TOIL_TAG_COUNT} and the run's "
+                        f"marker an instance would carry more than EC2's {TAGS_PER_RESOURCE_MAX}",
                         f"keep at most {room}")
     return checked
 
@@ -624,7 +630,8 @@ def check_appliance_image(image):
     variable = VARS["appliance_image"]
     fix = "give registry/repository:tag or @sha256:digest, e.g. quay.io/ucsc_cgl/toil:9.4.1-<commit>-py3.11"
     if not isinstance(image, str) or not IMAGE_RE.match(image):
-        raise PlanError(variable, f"{image!r} is not a pinned image reference (a tag or digest is needed)", fix)
+        raise PlanError(variable, f"{image!r} is not a pinned image reference (a tag or digest is needed)",
+                        fix)
     if image.endswith(":latest"):
         raise PlanError(variable, f"{image!r} is not pinned: 'latest' moves", fix)
     try:
