@@ -487,8 +487,11 @@ def check_run_tag(key, value):
 # --awsEc2ExtraSecurityGroupId adds groups beside the one Toil makes; --tag K=V goes on the leader,
 # its volumes and every worker (and TOIL_AWS_TAGS, which launch-cluster reads only when no --tag is
 # given, is set in the leader's appliance from them: Toil's job store bucket gets them from there).
-# TOIL_AWS_AMI skips the Flatcar feed; TOIL_APPLIANCE_SELF picks the appliance, which launch-cluster
-# looks up in its registry over the network unless --forceDockerAppliance.
+# TOIL_AWS_AMI skips the Flatcar feed; TOIL_APPLIANCE_SELF picks the appliance, which the launch looks
+# up in its registry over the network (anonymously) unless the name carries Toil's commit: the user
+# data (AbstractProvisioner, applianceSelf() without forceDockerAppliance) does it even with
+# --forceDockerAppliance, after the security group and IAM role exist. So no --forceDockerAppliance
+# here: pre-flight makes the same look-up first.
 
 # EC2's tag rules (S3's are the same): key 1-128 characters, value 0-256, the prefix "aws:" reserved,
 # letters (any script), digits, spaces and _ . : / = + - @; at most 50 tags on a resource. Toil's
@@ -641,6 +644,21 @@ def check_appliance_image(image):
     return image
 
 
+def toil_commit():
+    """The commit of the controller's Toil, which its default appliance image carries."""
+    from toil.version import currentCommit
+
+    return currentCommit
+
+
+def appliance_image_lookup(image):
+    """How Toil's launch checks the appliance image (toil.checkDockerImageExists): None (none given),
+    'skipped' (its name carries Toil's commit), or 'registry' (an anonymous request to its registry)."""
+    if not image:
+        return None
+    return "skipped" if toil_commit() in image else "registry"
+
+
 def _toil_check_docker_schema(image):
     from toil import checkDockerSchema
 
@@ -666,7 +684,7 @@ def governed_settings(settings, cluster_name, tags):
         "tags": tags,
         "aws_ami": check_ami(settings.aws_ami),
         "appliance_image": check_appliance_image(settings.appliance_image),
-        "appliance_image_check": bool(settings.appliance_image_check),
+        "appliance_image_lookup": appliance_image_lookup(settings.appliance_image),
     }
 
 
@@ -679,8 +697,6 @@ def governed_launch_options(governed):
         argv += ["--awsEc2ProfileArn", governed["instance_profile_arn"]]
     for group in governed["extra_security_groups"]:
         argv += ["--awsEc2ExtraSecurityGroupId", group]
-    if governed["appliance_image"] and not governed["appliance_image_check"]:
-        argv.append("--forceDockerAppliance")
     return argv
 
 
@@ -927,7 +943,6 @@ class PlanSettings:
     tags: dict = field(default_factory=dict)  # on every instance, volume and bucket the run makes
     aws_ami: str | None = None  # TOIL_AWS_AMI; default: Toil's Flatcar feed
     appliance_image: str | None = None  # TOIL_APPLIANCE_SELF; default: the controller Toil's image
-    appliance_image_check: bool = True  # false: --forceDockerAppliance (no registry look-up)
 
 
 def build_plan(seqfile, measurements, settings):

@@ -251,12 +251,6 @@ options:
     description:
       - Pinned Toil appliance image (C(TOIL_APPLIANCE_SELF)), C(registry/repository:tag) or C(@sha256:digest).
     type: str
-  appliance_image_check:
-    description:
-      - When false, launch-cluster gets C(--forceDockerAppliance) and does not look O(appliance_image) up in
-        its registry (for registries that need a login, such as ECR).
-    type: bool
-    default: true
   run_dir:
     description: Directory on the controller that receives C(plan.json); created when missing.
     type: path
@@ -355,7 +349,7 @@ plan:
       description: AWS plans only. How the run fits the account - vpc_subnet, use_private_ip,
         instance_profile_arn, creates_iam_role (false with a profile), extra_security_groups, tags (of
         everything the run makes, Owner and the run's marker included), aws_ami, appliance_image,
-        appliance_image_check.
+        appliance_image_lookup (C(skipped) when the image's name carries Toil's commit, else C(registry)).
       type: dict
     cactus_environment:
       description: AWS plans only. Environment of cactus on the leader (C(TOIL_AWS_TAGS), for the job
@@ -709,7 +703,6 @@ ARGUMENT_SPEC = dict(
     tags=dict(type="dict", default={}),
     aws_ami=dict(type="str"),
     appliance_image=dict(type="str"),
-    appliance_image_check=dict(type="bool", default=True),
     run_dir=dict(type="path", required=True),
 )
 
@@ -719,8 +712,7 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
                  "max_memory", "host_cores", "host_memory_mb", "vpc_subnet", "use_private_ip",
-                 "instance_profile_arn", "extra_security_groups", "tags", "aws_ami", "appliance_image",
-                 "appliance_image_check")
+                 "instance_profile_arn", "extra_security_groups", "tags", "aws_ami", "appliance_image")
 
 
 def make_plan(params):

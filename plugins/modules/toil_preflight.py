@@ -42,7 +42,8 @@ options:
         effort, a warning); O(extra_security_groups) exist in the leader's VPC; O(instance_profile_arn)
         exists, holds a role, may be passed (C(iam:PassRole), best effort) and is safe from
         C(toil destroy-cluster); O(aws_ami) exists and fits the O(instance_types); O(appliance_image) is in
-        its registry (Toil's own look-up, over the network) unless O(appliance_image_check) is false.
+        its registry - Toil's own look-up, over the network, which Toil skips (and so does this) when the
+        name carries Toil's commit.
       - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
         (for teardown; a profile that is gone is no longer at risk).
     type: list
@@ -158,10 +159,6 @@ options:
     description: Pinned Toil appliance image (C(governed)).
     type: str
     default: ""
-  appliance_image_check:
-    description: Look O(appliance_image) up in its registry with Toil's own check (C(governed)).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -259,7 +256,13 @@ except ImportError:
     pass  # AnsibleAWSModule reports it
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible.module_utils.cactus_plan import PlanError, check_instance_profile, instance_architecture
+from ansible.module_utils.cactus_plan import (
+    PlanError,
+    appliance_image_lookup,
+    check_instance_profile,
+    instance_architecture,
+    toil_commit,
+)
 from ansible.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
@@ -684,7 +687,12 @@ def _pass_role_decisions(module, role_arns):
 
 
 def _check_appliance_image(image):
-    """Toil's own registry look-up (checkDockerImageExists: an anonymous HTTPS request to the registry)."""
+    """Toil's own registry look-up (checkDockerImageExists: an anonymous HTTPS request to the registry),
+    which it skips for a name that carries its commit. Returns a report line."""
+    if appliance_image_lookup(image) == "skipped":
+        return (
+            f"appliance image {image} carries Toil's commit: Toil does not look it up (the leader pulls it)"
+        )
     from toil import checkDockerImageExists
 
     try:
@@ -693,9 +701,11 @@ def _check_appliance_image(image):
         raise PreflightError(
             "toil_appliance_image",
             f"Toil cannot find {image} in its registry ({str(error).splitlines()[0][:200]})",
-            "fix the image, or set toil_appliance_image_check: false when the registry needs a login (ECR, "
-            "a private registry): the launch then passes --forceDockerAppliance and the leader pulls it",
+            "fix the image; for a registry that needs a login (ECR), mirror the image under a name that "
+            f"carries Toil's commit ({toil_commit()}), which Toil 9.4.1 never looks up (its launch does the "
+            "look-up even with --forceDockerAppliance)",
         ) from None
+    return f"appliance image {image} is in its registry"
 
 
 def run_governed(module):
@@ -782,9 +792,8 @@ def run_governed(module):
             "no instance profile given: Toil creates IAM role and instance profile "
             f"{p['cluster_name'].replace('-', '_')}_toil (iam:*, ec2:*, s3:* on every resource)"
         )
-    if p["appliance_image"] and p["appliance_image_check"]:
-        _check_appliance_image(p["appliance_image"])
-        lines.append(f"appliance image {p['appliance_image']} is in its registry")
+    if p["appliance_image"]:
+        lines.append(_check_appliance_image(p["appliance_image"]))
     return {
         "msg": "\n".join(line for line in lines if line),
         "vpc_id": subnet["VpcId"],
@@ -856,7 +865,6 @@ def main():
             aws_ami=dict(type="str", default=""),
             instance_types=dict(type="list", elements="str", default=[]),
             appliance_image=dict(type="str", default=""),
-            appliance_image_check=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
