@@ -1,6 +1,7 @@
 """Run moto's server on loopback, patched so the emulated cloud is safe and usable by Toil.
 
-    python tests/cloud/moto_server.py --port 5000 [--first-public-ip 127.0.1.1] [--first-private-ip 127.0.128.1]
+    python tests/cloud/moto_server.py --port 5000 [--first-public-ip 127.0.1.1]
+                                        [--first-private-ip 127.0.128.1]
 
 Patches (see ../shared/reference/test-cloud.md):
 - every public IP moto hands out is a loopback address (127.0.1.1, 127.0.1.2, ...), so Toil and
