@@ -682,7 +682,7 @@ def _pass_role_decisions(module, role_arns):
             PolicySourceArn=source, ActionNames=["iam:PassRole"], ResourceArns=role_arns
         )
         return answer["EvaluationResults"]
-    except (BotoCoreError, ClientError, KeyError):
+    except Exception:  # noqa: BLE001 - best effort (an emulator may not know the simulator: a 500)
         return None
 
 
