@@ -331,7 +331,8 @@ def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_pa
     ec2, iam, s3 = cloud.client("ec2"), cloud.client("iam"), cloud.client("s3")
     expected_tags = {**GOVERNED_TAGS, "Owner": KEY_PAIR, "cactus-run": "e2e-gov-jobstore"}
     try:
-        out = " ".join(project.play().stdout.split())
+        played = project.play()
+        out = " ".join((played.stdout + played.stderr).split())
         assert "gives no public addresses" in out and "a bastion cannot carry the launch" in out
         assert "profile ops-cactus-node (role ops-cactus-node) exists: Toil creates no IAM role" in out
         assert f"appliance image {appliance} carries Toil's commit" in out
