@@ -77,7 +77,7 @@ def toil_cluster_state(instances, security_groups, cluster_name):
         "leader": summary,
         "message": (
             f"Cluster '{cluster_name}' exists: reusing leader {summary['instance_id']} "
-            f"({summary['public_ip']})."
+            f"({summary['public_ip'] or summary['private_ip']})."
         ),
     }
 

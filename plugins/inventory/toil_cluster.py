@@ -23,9 +23,10 @@ description:
     launch it first. The zone is then checked (C(ec2:DescribeAvailabilityZones)): a zone that does not
     exist is an error."
   - The cluster name and zone are given once, here. The plugin sets them as variables of the group
-    C(all) - V(toil_cluster_name), V(toil_zone), V(toil_region) and V(toil_inventory_cluster_name) - so
-    every play, including plays on C(localhost), reads the same values. Roles can compare
-    V(toil_inventory_cluster_name) with V(toil_cluster_name) to catch a name overridden with C(-e).
+    C(all) - V(toil_cluster_name), V(toil_zone), V(toil_region), V(toil_inventory_cluster_name),
+    V(toil_use_private_ip) and V(toil_inventory_use_private_ip) - so every play, including plays on
+    C(localhost), reads the same values. Roles can compare V(toil_inventory_cluster_name) with
+    V(toil_cluster_name) (and the private-address pair) to catch a value overridden with C(-e).
   - "Host names: the leader is C(<cluster>-leader) (stable across relaunches, easy to type with
     C(--limit)); a worker is C(<cluster>-<instance id>)."
   - "Host variables: V(toil_cluster_name), V(toil_instance_id), V(toil_node_type) (leader or worker),
@@ -89,6 +90,8 @@ options:
     description:
       - Connect to the private IP address instead of the public one (for a controller inside the VPC or
         behind a bastion; see the C(proxy_jump) option of the C(toil_appliance) connection).
+      - Published as V(toil_use_private_ip), which the project's launch and pre-flight use too (Toil's
+        own launch cannot go through a bastion; see the README's Governed AWS accounts).
     type: bool
     default: false
   include_workers:
@@ -287,6 +290,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             ("toil_inventory_cluster_name", cluster),
             ("toil_zone", zone),
             ("toil_region", region),
+            ("toil_use_private_ip", bool(self.get_option("use_private_ip"))),
+            ("toil_inventory_use_private_ip", bool(self.get_option("use_private_ip"))),
         ):
             self.inventory.set_variable("all", key, value)
 

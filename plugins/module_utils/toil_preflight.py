@@ -11,11 +11,15 @@
 import base64
 import binascii
 import hashlib
+import ipaddress
 import math
 import re
+import socket
+import struct
 
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
     GB,
+    check_instance_profile,
     check_jobstore_name,
     default_leader_storage,
     output_kind,
@@ -492,3 +496,232 @@ def check_leader_storage(genomes, leader_storage, output_kind_value):
             "(an s3:// output avoids it)"
         ]
     return []
+
+
+# ---- Governed accounts: subnet, addressing, security groups, instance profile, images ------------
+# The rules of what launch-cluster 9.4.1 does with them are the planner's (cactus_plan: "Governed
+# AWS accounts"); here the answers of AWS are judged. Toil's own behaviour that matters:
+# - AWSProvisioner.__init__ looks up the zone's DEFAULT subnet (_get_default_subnet) even when
+#   --vpcSubnet is given, and raises without one: launch-cluster and destroy-cluster both need it.
+# - launchCluster connects to the leader directly (Node.effectiveIP: the public address, else the
+#   private one; --use_private_ip is not passed to the AWS provisioner), so no bastion can carry it.
+
+SUBNET_VARIABLE = "toil_vpc_subnet"
+PRIVATE_VARIABLE = "toil_use_private_ip"
+GROUPS_VARIABLE = "toil_extra_security_groups"
+PROFILE_VARIABLE = "toil_instance_profile_arn"
+AMI_VARIABLE = "toil_aws_ami"
+# EC2 image architectures by Toil's instance-table names.
+AMI_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
+
+
+def check_default_subnet(zone, default_subnet_id, vpc_subnet):
+    """Toil 9.4.1 cannot start (launch or destroy) in a zone without a default subnet."""
+    if default_subnet_id:
+        return None
+    if not vpc_subnet:
+        raise PreflightError(
+            SUBNET_VARIABLE,
+            f"zone {zone} has no default subnet, where Toil puts the leader when no subnet is given",
+            "set toil_vpc_subnet to a subnet of the zone",
+        )
+    raise PreflightError(
+        SUBNET_VARIABLE,
+        f"zone {zone} has no default subnet, and Toil 9.4.1 looks one up even when --vpcSubnet is given "
+        "(AWSProvisioner.__init__): launch-cluster and destroy-cluster would both fail",
+        f"create one (aws ec2 create-default-subnet --availability-zone {zone}; it needs a default VPC: "
+        "aws ec2 create-default-vpc), or ask your network team for one; no instance has to use it",
+    )
+
+
+def check_subnet(subnet_id, subnet, zone, use_private_ip):
+    """`subnet`: describe_subnets' entry for toil_vpc_subnet, or None when AWS does not know it.
+
+    Returns (report line, gives public addresses). The route to a private address is judged by
+    private_route_warnings."""
+    if subnet is None:
+        raise PreflightError(
+            SUBNET_VARIABLE,
+            f"subnet {subnet_id} does not exist in this region",
+            "give a subnet id from aws ec2 describe-subnets --filters Name=availability-zone,Values=" + zone,
+        )
+    placed = subnet.get("AvailabilityZone")
+    if placed != zone:
+        raise PreflightError(
+            SUBNET_VARIABLE,
+            f"subnet {subnet_id} is in zone {placed}, not in toil_zone {zone}",
+            f"give a subnet of {zone}, or set toil_zone to {placed} (in inventory/toil_cluster.yml)",
+        )
+    if subnet.get("State", "available") != "available":
+        raise PreflightError(
+            SUBNET_VARIABLE, f"subnet {subnet_id} is {subnet.get('State')}", "wait for it, or pick another"
+        )
+    public = bool(subnet.get("MapPublicIpOnLaunch"))
+    if not public and not use_private_ip:
+        raise PreflightError(
+            SUBNET_VARIABLE,
+            f"subnet {subnet_id} gives instances no public address (MapPublicIpOnLaunch is off), and the run "
+            "reaches the leader at its public address",
+            "set toil_use_private_ip: true (and use_private_ip: true in inventory/toil_cluster.yml) when "
+            "this controller reaches the VPC (VPN, Direct Connect, or a controller inside it), or pick a "
+            "subnet that gives public addresses",
+        )
+    kind = "public" if public else "no public"
+    return (
+        f"subnet {subnet_id} ({subnet.get('CidrBlock')}, VPC {subnet.get('VpcId')}) in {zone} "
+        f"gives {kind} addresses",
+        public,
+    )
+
+
+def parse_routes(text):
+    """/proc/net/route (Linux) -> [IPv4Network] of the routes other than the default one."""
+    routes = []
+    for line in (text or "").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:
+            destination = socket.inet_ntoa(struct.pack("<L", int(fields[1], 16)))
+            mask = socket.inet_ntoa(struct.pack("<L", int(fields[7], 16)))
+            network = ipaddress.IPv4Network(f"{destination}/{mask}", strict=False)
+        except (ValueError, OSError, struct.error):
+            continue
+        if network.prefixlen:
+            routes.append(network)
+    return routes
+
+
+def private_route_warnings(subnet_cidr, gives_public, use_private_ip, routes, proxy_jump=""):
+    """Best effort: the leader's private address must be reachable from here, directly.
+
+    `routes`: the controller's routes other than the default one (parse_routes), None when unknown.
+    """
+    warnings = []
+    if use_private_ip and gives_public:
+        warnings.append(
+            "toil_use_private_ip is true but the subnet gives public addresses: Toil's launch-cluster still "
+            "connects to the leader's public address (it ignores --use_private_ip on AWS); the later steps "
+            "use the private one"
+        )
+    if gives_public or not subnet_cidr:
+        return warnings
+    bastion = (
+        f" toil_ssh_proxy_jump ({proxy_jump}) serves the later steps, not the launch." if proxy_jump else ""
+    )
+    try:
+        cidr = ipaddress.IPv4Network(subnet_cidr, strict=False)
+    except ValueError:
+        return warnings
+    if routes is not None and any(cidr.subnet_of(route) for route in routes):
+        return warnings
+    warnings.append(
+        f"the leader will have only a private address in {cidr}, and this controller has no route to it "
+        "other than its default one (best effort: a controller inside the VPC may still reach it). Toil "
+        "9.4.1's launch-cluster connects to the leader directly, so a bastion cannot carry the launch: run "
+        "the playbook from a machine in the VPC, or over a VPN or Direct Connect that routes "
+        f"{cidr}.{bastion}"
+    )
+    return warnings
+
+
+def check_extra_security_groups(wanted, found, vpc_id, cluster_name):
+    """`found`: {id: describe_security_groups entry} of the groups AWS knows; `vpc_id`: the leader's
+    VPC (the subnet's, or the default VPC's). Returns a report line."""
+    for group_id in wanted:
+        group = found.get(group_id)
+        if group is None:
+            raise PreflightError(
+                GROUPS_VARIABLE,
+                f"security group {group_id} does not exist in this region",
+                "give ids from aws ec2 describe-security-groups",
+            )
+        if vpc_id and group.get("VpcId") != vpc_id:
+            raise PreflightError(
+                GROUPS_VARIABLE,
+                f"security group {group_id} is in VPC {group.get('VpcId')}, the leader's subnet in "
+                f"VPC {vpc_id}",
+                "give groups of the subnet's VPC (an instance takes groups of its own VPC only)",
+            )
+        if group.get("GroupName") == cluster_name:
+            raise PreflightError(
+                GROUPS_VARIABLE,
+                f"security group {group_id} is named like the cluster ({cluster_name}), the name of the "
+                "group Toil makes and looks the cluster up by",
+                "give a group of another name",
+            )
+    return f"extra security groups {', '.join(wanted)} are in VPC {vpc_id}" if wanted else ""
+
+
+def check_instance_profile_found(arn, profile, cluster_name):
+    """`profile`: get_instance_profile's InstanceProfile, or None when IAM does not know it.
+
+    Returns (report line, role ARNs)."""
+    name = arn.rsplit("/", 1)[-1]
+    if profile is None:
+        raise PreflightError(
+            PROFILE_VARIABLE,
+            f"instance profile {name} does not exist in this account",
+            "give the ARN of an existing profile (aws iam list-instance-profiles), or leave it empty to let "
+            "Toil make its own role",
+        )
+    if profile.get("Arn") != arn:
+        raise PreflightError(
+            PROFILE_VARIABLE,
+            f"{arn} is not the ARN of profile {name} in this account ({profile.get('Arn')})",
+            f"use {profile.get('Arn')}",
+        )
+    roles = profile.get("Roles") or []
+    if not roles:
+        raise PreflightError(
+            PROFILE_VARIABLE,
+            f"instance profile {name} holds no role, so the instances would have no AWS credentials "
+            "(the leader needs them for the job store)",
+            f"add a role to it (aws iam add-role-to-instance-profile --instance-profile-name {name} "
+            "--role-name <role>); README: Governed AWS accounts has a least-privilege policy",
+        )
+    check_instance_profile(arn, cluster_name, [r.get("RoleName", "") for r in roles])
+    role_names = ", ".join(r.get("RoleName", "") for r in roles)
+    return (
+        f"instance profile {name} (role {role_names}) exists: Toil creates no IAM role, and teardown "
+        "leaves it",
+        [r.get("Arn") for r in roles],
+    )
+
+
+def check_pass_role(decisions):
+    """`decisions`: simulate_principal_policy's EvaluationResults for iam:PassRole (None: unknown)."""
+    if decisions is None:
+        return []
+    denied = [d.get("EvalResourceName") for d in decisions if d.get("EvalDecision") != "allowed"]
+    if denied:
+        raise PreflightError(
+            PROFILE_VARIABLE,
+            f"your credentials may not pass the role {', '.join(denied)} to instances (iam:PassRole), which "
+            "launching with the profile needs",
+            "ask for iam:PassRole on that role (README: Governed AWS accounts, the operator's policy)",
+        )
+    return []
+
+
+def check_ami_found(ami, image, architectures):
+    """`image`: describe_images' entry, or None; `architectures`: {instance type: 'amd64'|'arm64'}
+    of the leader and the workers. Returns a report line."""
+    if image is None:
+        raise PreflightError(
+            AMI_VARIABLE,
+            f"image {ami} does not exist in this region (or this account may not use it)",
+            "give an AMI of the zone's region (AMIs are per region: copy it with aws ec2 copy-image)",
+        )
+    if image.get("State", "available") != "available":
+        raise PreflightError(AMI_VARIABLE, f"image {ami} is {image.get('State')}", "use an available image")
+    arch = image.get("Architecture")
+    wrong = sorted(t for t, a in architectures.items() if AMI_ARCHITECTURES.get(a) != arch)
+    if arch and wrong:
+        raise PreflightError(
+            AMI_VARIABLE,
+            f"image {ami} is {arch}, but {', '.join(wrong)} "
+            f"{'is' if len(wrong) == 1 else 'are'} not (Toil starts every node from this one image)",
+            "pick an image of the instances' architecture, or instance types of the image's",
+        )
+    return f"image {ami} ({image.get('Name') or 'no name'}, {arch}) is available"

@@ -242,6 +242,44 @@ options:
   log_file:
     description: C(--logFile) on the leader. Default C(<leader_run_dir>/cactus.log).
     type: str
+  vpc_subnet:
+    description:
+      - Subnet of O(zone) for the leader (C(--vpcSubnet)); Toil puts the workers in like subnets of its VPC.
+        Unset, the zone's default subnet. Whether it exists, is in the zone and gives public addresses is
+        checked by the C(toil_preflight) module (C(governed)).
+    type: str
+  use_private_ip:
+    description:
+      - The controller reaches the leader at its private address (VPN, Direct Connect, or a controller in
+        the VPC). Recorded in the plan; the inventory plugin's C(use_private_ip) must say the same.
+    type: bool
+    default: false
+  instance_profile_arn:
+    description:
+      - ARN of an existing instance profile for the instances (C(--awsEc2ProfileArn)); Toil then creates
+        no IAM role. Refused when C(toil destroy-cluster) would delete it or its role (their names start
+        with the cluster's IAM prefix).
+    type: str
+  extra_security_groups:
+    description: Ids of security groups added to every instance (C(--awsEc2ExtraSecurityGroupId)).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description:
+      - "Tags for every instance, volume and bucket the run makes (C(--tag), C(TOIL_AWS_TAGS) for the job
+        store bucket, the staging bucket). EC2's rules - key 1-128 characters, value at most 256, no
+        C(aws:) prefix, letters, digits, spaces and C(_ . : / + - @); no C(=) (Toil splits on it); not
+        Toil's own keys (C(Name), C(Owner), C(clusterName), C(ToilNodeType), C(sshKeyName))."
+    type: dict
+    default: {}
+  aws_ami:
+    description: Pinned leader and worker image (C(TOIL_AWS_AMI)); unset, Toil looks up Flatcar's feed.
+    type: str
+  appliance_image:
+    description:
+      - Pinned Toil appliance image (C(TOIL_APPLIANCE_SELF)), C(registry/repository:tag) or C(@sha256:digest).
+    type: str
   run_dir:
     description: Directory on the controller that receives C(plan.json); created when missing.
     type: path
@@ -335,7 +373,18 @@ plan:
       type: list
       elements: str
     launch_cluster_environment:
-      description: AWS plans only. Environment for launch-cluster (C(TOIL_AWS_ZONE)).
+      description: AWS plans only. Environment for launch-cluster (C(TOIL_AWS_ZONE), C(TOIL_AWS_AMI),
+        C(TOIL_APPLIANCE_SELF)).
+      type: dict
+    governed:
+      description: AWS plans only. How the run fits the account - vpc_subnet, use_private_ip,
+        instance_profile_arn, creates_iam_role (false with a profile), extra_security_groups, tags (of
+        everything the run makes, Owner and the run's marker included), aws_ami, appliance_image,
+        appliance_image_lookup (C(skipped) when the image's name carries Toil's commit, else C(registry)).
+      type: dict
+    cactus_environment:
+      description: AWS plans only. Environment of cactus on the leader (C(TOIL_AWS_TAGS), for the job
+        store bucket).
       type: dict
     cactus_argv:
       description: C(cactus <jobStore> <seqFile> <output> ...) as a list, to run on the leader.
@@ -685,6 +734,13 @@ ARGUMENT_SPEC = dict(
     leader_seqfile=dict(type="str"),
     leader_output=dict(type="str"),
     log_file=dict(type="str"),
+    vpc_subnet=dict(type="str"),
+    use_private_ip=dict(type="bool", default=False),
+    instance_profile_arn=dict(type="str"),
+    extra_security_groups=dict(type="list", elements="str", default=[]),
+    tags=dict(type="dict", default={}),
+    aws_ami=dict(type="str"),
+    appliance_image=dict(type="str"),
     run_dir=dict(type="path", required=True),
 )
 
@@ -693,10 +749,13 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_storage", "node_storage", "cons_cores", "retry_count", "extra_options",
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
-                 "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name")
-# Empty values mean "from the plan" (the roles' defaults: [], 0, ""), as if not given.
+                 "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name", "vpc_subnet",
+                 "use_private_ip", "instance_profile_arn", "extra_security_groups", "tags", "aws_ami",
+                 "appliance_image")
+# Empty values mean "from the plan" or "not used" (the roles' defaults: [], 0, ""), as if not given.
 FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "leader_storage", "node_storage",
-                 "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name")
+                 "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name",
+                 "vpc_subnet", "instance_profile_arn", "aws_ami", "appliance_image")
 
 
 def make_plan(params):

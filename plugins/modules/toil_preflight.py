@@ -36,10 +36,20 @@ options:
         at least the current spot price there, and that the vCPU quotas hold the plan's maximum
         plus the leader; it also looks up on-demand prices.
       - C(storage) checks that the local genomes fit on the leader's disk.
+      - C(governed) checks the settings of a governed account - the zone has a default subnet (Toil 9.4.1
+        needs one even with a subnet given); O(vpc_subnet) exists, is in O(zone) and gives public
+        addresses unless O(use_private_ip), and whether this controller has a route to its addresses (best
+        effort, a warning); O(extra_security_groups) exist in the leader's VPC; O(instance_profile_arn)
+        exists, holds a role, may be passed (C(iam:PassRole), best effort) and is safe from
+        C(toil destroy-cluster); O(aws_ami) exists and fits the O(instance_types); O(appliance_image) is in
+        its registry - Toil's own look-up, over the network, which Toil skips (and so does this) when the
+        name carries Toil's commit.
+      - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
+        (for teardown; a profile that is gone is no longer at risk).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage]
+    choices: [names, agent, clusters, jobstore, capacity, storage, governed, profile_guard]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -111,6 +121,40 @@ options:
     description: C(local) or C(s3), as the plan says (C(storage)).
     type: str
     default: s3
+  vpc_subnet:
+    description: Subnet id for the leader, empty for the zone's default subnet (C(governed)).
+    type: str
+    default: ""
+  use_private_ip:
+    description: The run reaches the leader at its private address (C(governed)).
+    type: bool
+    default: false
+  proxy_jump:
+    description: The connection's bastion (C(toil_ssh_proxy_jump)), named in the private-address warning.
+    type: str
+    default: ""
+  extra_security_groups:
+    description: Security group ids added to every instance (C(governed)).
+    type: list
+    elements: str
+    default: []
+  instance_profile_arn:
+    description: Existing instance profile for the instances (C(governed), C(profile_guard)).
+    type: str
+    default: ""
+  aws_ami:
+    description: Pinned image id (C(governed)).
+    type: str
+    default: ""
+  instance_types:
+    description: The leader's and the workers' instance types, for the image's architecture (C(governed)).
+    type: list
+    elements: str
+    default: []
+  appliance_image:
+    description: Pinned Toil appliance image (C(governed)).
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -180,6 +224,15 @@ storage:
   description: Empty; the check either passes or fails.
   returned: when storage is checked
   type: dict
+governed:
+  description: C(vpc_id) of the leader's subnet, C(public_addresses) (whether it gives them),
+    C(creates_iam_role).
+  returned: when governed is checked
+  type: dict
+profile_guard:
+  description: Empty; the check either passes or fails.
+  returned: when profile_guard is checked
+  type: dict
 preflight_warnings:
   description: The warnings also shown by Ansible.
   returned: always
@@ -187,6 +240,7 @@ preflight_warnings:
   elements: str
 """
 
+import re
 from datetime import datetime, UTC
 
 try:
@@ -196,13 +250,28 @@ except ImportError:  # AnsibleAWSModule reports it
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
+    appliance_image_lookup,
+    check_instance_profile,
+    instance_architecture,
+    toil_commit,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
     PreflightError,
     all_instance_types,
     check_agent_keys,
+    check_ami_found,
     check_bids,
+    check_default_subnet,
+    check_extra_security_groups,
+    check_instance_profile_found,
+    check_pass_role,
+    check_subnet,
+    parse_routes,
+    private_route_warnings,
     check_cluster_hazards,
     check_jobstore_bucket,
     check_leader_storage,
@@ -517,6 +586,181 @@ def run_storage(module):
     return {"msg": f"the local genomes fit on the leader's {p['leader_storage']} GB"}, warnings
 
 
+# ---- governed --------------------------------------------------------------------------------------
+
+# Best-effort look-ups (PassRole simulation): one quick try.
+QUICK_CONFIG = {"retries": {"total_max_attempts": 1}, "connect_timeout": 5, "read_timeout": 15}
+ROUTES_FILE = "/proc/net/route"
+
+
+def _not_found(call, codes):
+    """The call's answer, or None when AWS answers with one of `codes` (the thing does not exist)."""
+    try:
+        return call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code", "") in codes:
+            return None
+        raise
+
+
+def _controller_routes():
+    try:
+        with open(ROUTES_FILE, encoding="ascii") as handle:
+            return parse_routes(handle.read())
+    except OSError:
+        return None
+
+
+def _pass_role_decisions(module, role_arns):
+    """iam:PassRole for the caller on the roles, by IAM's policy simulator; None when it cannot say."""
+    try:
+        caller = module.client("sts").get_caller_identity()["Arn"]
+        # An assumed role's session ARN -> the role's ARN, which the simulator takes.
+        source = re.sub(
+            r"^arn:(aws[a-z-]*):sts::(\d+):assumed-role/([^/]+)/.*$", r"arn:\1:iam::\2:role/\3", caller
+        )
+        iam = module.client("iam", config=QUICK_CONFIG)
+        answer = iam.simulate_principal_policy(
+            PolicySourceArn=source, ActionNames=["iam:PassRole"], ResourceArns=role_arns
+        )
+        return answer["EvaluationResults"]
+    except Exception:  # noqa: BLE001 - best effort (an emulator may not know the simulator: a 500)
+        return None
+
+
+def _check_appliance_image(image):
+    """Toil's own registry look-up (checkDockerImageExists: an anonymous HTTPS request to the registry),
+    which it skips for a name that carries its commit. Returns a report line."""
+    if appliance_image_lookup(image) == "skipped":
+        return (
+            f"appliance image {image} carries Toil's commit: Toil does not look it up (the leader pulls it)"
+        )
+    from toil import checkDockerImageExists
+
+    try:
+        checkDockerImageExists(image)
+    except Exception as error:  # Toil's ImageNotFound, or requests' connection errors
+        raise PreflightError(
+            "toil_appliance_image",
+            f"Toil cannot find {image} in its registry ({str(error).splitlines()[0][:200]})",
+            "fix the image; for a registry that needs a login (ECR), mirror the image under a name that "
+            f"carries Toil's commit ({toil_commit()}), which Toil 9.4.1 never looks up (its launch does the "
+            "look-up even with --forceDockerAppliance)",
+        ) from None
+    return f"appliance image {image} is in its registry"
+
+
+def run_governed(module):
+    _required(module, "cluster_name", "zone", "region")
+    p = module.params
+    zone, subnet_id = p["zone"], p["vpc_subnet"]
+    ec2 = module.client("ec2")
+    lines, warnings = [], []
+    try:
+        defaults = _paginate(
+            ec2,
+            "describe_subnets",
+            "Subnets",
+            Filters=[
+                {"Name": "default-for-az", "Values": ["true"]},
+                {"Name": "availability-zone", "Values": [zone]},
+            ],
+        )
+        check_default_subnet(zone, defaults[0]["SubnetId"] if defaults else None, subnet_id)
+        subnet = defaults[0]
+        if subnet_id:
+            found = _not_found(
+                lambda: ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"], ("InvalidSubnetID.NotFound",)
+            )
+            subnet = found[0] if found else None
+            line, public = check_subnet(subnet_id, subnet, zone, p["use_private_ip"])
+            lines.append(line)
+        public = bool(subnet.get("MapPublicIpOnLaunch"))
+        warnings += private_route_warnings(
+            subnet.get("CidrBlock"), public, p["use_private_ip"], _controller_routes(), p["proxy_jump"]
+        )
+        groups = {}
+        for group_id in p["extra_security_groups"]:
+            answer = _not_found(
+                lambda g=group_id: ec2.describe_security_groups(GroupIds=[g])["SecurityGroups"],
+                ("InvalidGroup.NotFound", "InvalidGroupId.Malformed"),
+            )
+            if answer:
+                groups[group_id] = answer[0]
+        lines.append(
+            check_extra_security_groups(
+                p["extra_security_groups"], groups, subnet["VpcId"], p["cluster_name"]
+            )
+        )
+        if p["aws_ami"]:
+            images = _not_found(
+                lambda: ec2.describe_images(ImageIds=[p["aws_ami"]])["Images"],
+                ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"),
+            )
+            architectures = {t: instance_architecture(t) for t in p["instance_types"]}
+            lines.append(check_ami_found(p["aws_ami"], images[0] if images else None, architectures))
+    except (BotoCoreError, ClientError) as error:
+        _aws_fail(
+            module,
+            error,
+            "describe subnets, security groups and images (ec2:DescribeSubnets, ec2:DescribeSecurityGroups, "
+            "ec2:DescribeImages)",
+            "check the AWS credentials and region",
+        )
+    arn = p["instance_profile_arn"]
+    if arn:
+        try:
+            answer = _not_found(
+                lambda: module.client("iam").get_instance_profile(InstanceProfileName=arn.rsplit("/", 1)[-1]),
+                ("NoSuchEntity",),
+            )
+        except (BotoCoreError, ClientError) as error:
+            _aws_fail(
+                module, error, "read the instance profile (iam:GetInstanceProfile)", "check the credentials"
+            )
+        line, role_arns = check_instance_profile_found(
+            arn, answer["InstanceProfile"] if answer else None, p["cluster_name"]
+        )
+        lines.append(line)
+        decisions = _pass_role_decisions(module, role_arns)
+        if decisions is None:
+            warnings.append(
+                "could not ask IAM's policy simulator whether your credentials may pass the profile's role "
+                "(iam:PassRole): the launch fails at once if they may not"
+            )
+        warnings += check_pass_role(decisions)
+    else:
+        lines.append(
+            "no instance profile given: Toil creates IAM role and instance profile "
+            f"{toil_role_name(p['cluster_name'])} (iam:*, ec2:*, s3:* on every resource)"
+        )
+    if p["appliance_image"]:
+        lines.append(_check_appliance_image(p["appliance_image"]))
+    return {
+        "msg": "\n".join(line for line in lines if line),
+        "vpc_id": subnet["VpcId"],
+        "public_addresses": public,
+        "creates_iam_role": not arn,
+    }, warnings
+
+
+def run_profile_guard(module):
+    _required(module, "cluster_name", "instance_profile_arn")
+    p = module.params
+    arn = p["instance_profile_arn"]
+    roles = []
+    try:
+        answer = _not_found(
+            lambda: module.client("iam").get_instance_profile(InstanceProfileName=arn.rsplit("/", 1)[-1]),
+            ("NoSuchEntity",),
+        )
+        roles = [r["RoleName"] for r in (answer or {}).get("InstanceProfile", {}).get("Roles", [])]
+    except (BotoCoreError, ClientError):
+        pass  # the profile's own name is still checked
+    check_instance_profile(arn, p["cluster_name"], roles)
+    return {"msg": f"toil destroy-cluster {p['cluster_name']} leaves instance profile {arn} alone"}, []
+
+
 CHECKS = {
     "names": run_names,
     "agent": run_agent,
@@ -524,6 +768,8 @@ CHECKS = {
     "jobstore": run_jobstore,
     "capacity": run_capacity,
     "storage": run_storage,
+    "governed": run_governed,
+    "profile_guard": run_profile_guard,
 }
 
 
@@ -549,6 +795,14 @@ def main():
             genomes=dict(type="list", elements="dict", default=[]),
             leader_storage=dict(type="int"),
             output_kind=dict(type="str", default="s3"),
+            vpc_subnet=dict(type="str", default=""),
+            use_private_ip=dict(type="bool", default=False),
+            proxy_jump=dict(type="str", default=""),
+            extra_security_groups=dict(type="list", elements="str", default=[]),
+            instance_profile_arn=dict(type="str", default=""),
+            aws_ami=dict(type="str", default=""),
+            instance_types=dict(type="list", elements="str", default=[]),
+            appliance_image=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

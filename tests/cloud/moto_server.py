@@ -1,10 +1,13 @@
 """Run moto's server on loopback, patched so the emulated cloud is safe and usable by Toil.
 
     python tests/cloud/moto_server.py --port 5000 [--first-public-ip 127.0.1.1]
+                                        [--first-private-ip 127.0.128.1]
 
 Patches (see ../shared/reference/test-cloud.md):
 - every public IP moto hands out is a loopback address (127.0.1.1, 127.0.1.2, ...), so Toil and
   Ansible only ever dial this machine; the test leader's sshd listens on all of 127.0.0.0/8;
+- so is every private IP of an instance in a subnet, from a range of its own (127.0.128.1, ...),
+  whatever the subnet's CIDR: a run over private addresses really dials the private one;
 - PutBucketEncryption with only a BlockedEncryptionTypes rule (what Toil's AWS job store sends)
   is accepted instead of answered with MalformedXML, with AWS's default SSE-S3 algorithm.
 Prints "ready <port>" once listening; stops on SIGTERM or when stdin closes.
@@ -35,15 +38,25 @@ def loopback_ip_allocator(first: str):
     return next_ip
 
 
-def patch_moto(first_public_ip: str) -> None:
+def patch_moto(first_public_ip: str, first_private_ip: str) -> None:
     import moto.ec2.models.elastic_network_interfaces as eni
     import moto.ec2.utils as ec2_utils
     import xmltodict
+    from moto.ec2.models.subnets import Subnet
     from moto.s3.responses import S3Response
 
     allocate = loopback_ip_allocator(first_public_ip)
     ec2_utils.random_public_ip = allocate
     eni.random_public_ip = allocate  # imported by name there
+
+    allocate_private = loopback_ip_allocator(first_private_ip)
+
+    def loopback_subnet_ip(self, instance):
+        address = allocate_private()
+        self._subnet_ips[address] = instance
+        return address
+
+    Subnet.get_available_subnet_ip = loopback_subnet_ip
 
     strict = S3Response._encryption_config_from_body
 
@@ -65,11 +78,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--first-public-ip", default="127.0.1.1")
+    parser.add_argument("--first-private-ip", default="127.0.128.1")
     args = parser.parse_args()
-    if not ipaddress.ip_address(args.first_public_ip).is_loopback:
-        parser.error("--first-public-ip must be a loopback address")
+    for option in ("first_public_ip", "first_private_ip"):
+        if not ipaddress.ip_address(getattr(args, option)).is_loopback:
+            parser.error(f"--{option.replace('_', '-')} must be a loopback address")
 
-    patch_moto(args.first_public_ip)
+    patch_moto(args.first_public_ip, args.first_private_ip)
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)

@@ -3,7 +3,7 @@
 
 Recipe: ../shared/reference/test-cloud.md. Layout of one cloud, all under `workdir`:
 
-  moto server        127.0.0.1:<port>, instances get public IPs 127.0.1.x
+  moto server        127.0.0.1:<port>, instances get public IPs 127.0.1.x and private IPs 127.0.128.x
   leader host        sshd on port 22 of every loopback address (the namespace has only `lo`), user
                      `core`, in a private mount namespace where /usr/bin/docker runs podman as root,
                      /home/core is workdir/leader/home-core (fresh per cloud) and /run is

@@ -186,6 +186,26 @@ BAD = [
         {},
         "cactus_extra_options: --metrics takes a boolean since Toil 6",
     ),
+    # a governed account's settings, as far as the plan can tell without AWS
+    (
+        "tags-reserved-prefix",
+        {"toil_tags": {"aws:team": "genomics"}},
+        {},
+        "toil_tags: tag key 'aws:team' starts with 'aws:', which AWS reserves",
+    ),
+    (
+        "appliance-image-unpinned",
+        {"toil_appliance_image": "quay.io/ucsc_cgl/toil:latest"},
+        {},
+        "toil_appliance_image: 'quay.io/ucsc_cgl/toil:latest' is not pinned",
+    ),
+    (
+        "instance-profile-destroy-would-delete",
+        {"toil_instance_profile_arn": "@claimed_profile"},
+        {},
+        f"toil_instance_profile_arn: toil destroy-cluster {GOOD} would delete the instance profile "
+        "pf_good_node",
+    ),
     # the zone, the key pair, ssh-agent
     (
         "zone-unknown",
@@ -257,6 +277,48 @@ BAD = [
         {},
         "toil_leader_storage: 100 GB cannot hold the 2 local genome(s) staged on the leader (61 GB)",
     ),
+    # a governed account: subnet, addressing, extra security groups, instance profile, image
+    (
+        "subnet-unknown",
+        {"toil_vpc_subnet": "subnet-0000000000000000f"},
+        {},
+        "toil_vpc_subnet: subnet subnet-0000000000000000f does not exist in this region",
+    ),
+    (
+        "subnet-in-another-zone",
+        {"toil_vpc_subnet": "@subnet_b"},
+        {},
+        "is in zone us-west-2b, not in toil_zone us-west-2a",
+    ),
+    (
+        "subnet-without-public-addresses",
+        {"toil_vpc_subnet": "@subnet_a"},
+        {},
+        "gives instances no public address (MapPublicIpOnLaunch is off)",
+    ),
+    (
+        "extra-security-group-unknown",
+        {"toil_extra_security_groups": ["sg-0000000000000000f"]},
+        {},
+        "toil_extra_security_groups: security group sg-0000000000000000f does not exist",
+    ),
+    (
+        "extra-security-group-other-vpc",
+        {
+            "toil_vpc_subnet": "@subnet_a",
+            "toil_use_private_ip": True,
+            "toil_extra_security_groups": ["@default_group"],
+        },
+        {},
+        "the leader's subnet in VPC vpc-",
+    ),
+    (
+        "instance-profile-unknown",
+        {"toil_instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/pf-nobody"},
+        {},
+        "toil_instance_profile_arn: instance profile pf-nobody does not exist in this account",
+    ),
+    ("ami-unknown", {"toil_aws_ami": "ami-0000000f"}, {}, "toil_aws_ami: image ami-0000000f does not exist"),
 ]
 
 # The checks of what the plan needs (toil_capacity), after the plan.
@@ -374,9 +436,28 @@ def setup(cloud, tmp_path_factory):
         json.dumps({"cluster": GOOD, "jobstore": f"aws:us-west-2:{TAKEN_JOBSTORE}", "state": "running"})
     )
 
+    # A governed account: a VPC of its own (subnets in two zones, no public addresses), a group in the
+    # default VPC, and an instance profile named into the good cluster's IAM namespace.
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    ids = {
+        f"subnet_{z}": ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.42.{n}.0/24", AvailabilityZone=f"us-west-2{z}"
+        )["Subnet"]["SubnetId"]
+        for n, z in ((1, "a"), (2, "b"))
+    }
+    ids["default_group"] = ec2.create_security_group(GroupName="pf-elsewhere", Description="default VPC")[
+        "GroupId"
+    ]
+    iam = cloud.client("iam")
+    iam.create_role(RoleName="pf_good_node", AssumeRolePolicyDocument="{}")
+    ids["claimed_profile"] = iam.create_instance_profile(InstanceProfileName="pf_good_node")[
+        "InstanceProfile"
+    ]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="pf_good_node", RoleName="pf_good_node")
+
     before = cloud.leftovers()
     try:
-        yield {"top": top, "agents": agents, "before": before, "genome_server": genome_server}
+        yield {"top": top, "agents": agents, "ids": ids, "before": before, "genome_server": genome_server}
     finally:
         genome_server.stop()
         for pid in pids:
@@ -415,9 +496,11 @@ class CountingServer:
 
 
 def _resolve(value, setup):
+    if isinstance(value, list):
+        return [_resolve(item, setup) for item in value]
     if isinstance(value, str) and value.startswith("@"):
         name = value[1:]
-        return setup["agents"].get(name) or str(setup["top"] / name)
+        return setup["agents"].get(name) or setup["ids"].get(name) or str(setup["top"] / name)
     return value
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from project import TOP, Project, ReleaseServer, recap
-from testcloud import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, ZONE, _kill_tree, wait_until
+from testcloud import AMI, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, KEY_PAIR, ZONE, _kill_tree, wait_until
 
 pytestmark = pytest.mark.cloud
 
@@ -282,3 +282,96 @@ def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_pat
         assert recap(again.stdout)["e2e-s3-leader"]["changed"] == 0
     finally:
         _destroy(project)
+
+
+# ---- A governed account: its VPC's subnet without public addresses, its own instance profile and
+# security group, mandatory tags, pinned images; the whole run over private addresses.
+GOVERNED_TAGS = {"CostCenter": "4711", "Team": "genomics"}
+
+
+def _governed_account(cloud):
+    """What the network and security teams hand out: a VPC of their own with a subnet that gives no
+    public address, a baseline security group there, and an instance profile with its role."""
+    ec2, iam = cloud.client("ec2"), cloud.client("iam")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24", AvailabilityZone=ZONE)["Subnet"]
+    assert not subnet["MapPublicIpOnLaunch"]
+    group = ec2.create_security_group(GroupName="ops-baseline", Description="ops baseline", VpcId=vpc)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="ops-cactus-node", AssumeRolePolicyDocument=json.dumps(trust))
+    profile = iam.create_instance_profile(InstanceProfileName="ops-cactus-node")["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName="ops-cactus-node", RoleName="ops-cactus-node")
+    return {"vpc": vpc, "subnet": subnet["SubnetId"], "group": group["GroupId"], "profile": profile["Arn"]}
+
+
+def _tags(items):
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_path):
+    from toil.version import currentCommit
+
+    started = time.monotonic()
+    cloud.reset_account()
+    cloud.new_leader_machine()
+    account = _governed_account(cloud)
+    # A mirror's name that carries Toil's commit: Toil 9.4.1 never looks such an image up.
+    appliance = f"registry.example.org/mirror/toil:9.4.1-{currentCommit}-py3.10"
+    project = Project(
+        cloud, tmp_path, "e2e-gov", release, toil_vpc_subnet=account["subnet"],
+        toil_instance_profile_arn=account["profile"], toil_extra_security_groups=[account["group"]],
+        toil_tags=GOVERNED_TAGS, toil_aws_ami=AMI, toil_appliance_image=appliance,
+        cactus_transfer_mode="s3", cactus_transfer_s3_url="s3://e2e-gov-inputs/run1",
+        # Keep the job store after success, to read the tags Toil gave its bucket.
+        cactus_extra_options=["--clean", "never"],
+    )  # fmt: skip
+    inventory = project.inventory / "toil_cluster.yml"
+    inventory.write_text(inventory.read_text() + "use_private_ip: true\n")
+    ec2, iam, s3 = cloud.client("ec2"), cloud.client("iam"), cloud.client("s3")
+    expected_tags = {**GOVERNED_TAGS, "Owner": KEY_PAIR, "cactus-run": "e2e-gov-jobstore"}
+    try:
+        played = project.play()
+        out = " ".join((played.stdout + played.stderr).split())
+        assert "gives no public addresses" in out and "a bastion cannot carry the launch" in out
+        assert "profile ops-cactus-node (role ops-cactus-node) exists: Toil creates no IAM role" in out
+        assert f"appliance image {appliance} carries Toil's commit" in out
+        plan = project.plan()
+        assert plan["governed"]["creates_iam_role"] is False
+        assert plan["launch_cluster_environment"]["TOIL_APPLIANCE_SELF"] == appliance
+        assert project.record()["appliance_image"] == appliance and project.record()["aws_ami"] == AMI
+
+        # The leader: in the subnet, no public address, the run over its private one (loopback here).
+        [leader] = [i for r in ec2.describe_instances(Filters=[
+            {"Name": "tag:clusterName", "Values": ["e2e-gov"]}])["Reservations"] for i in r["Instances"]]
+        assert leader["SubnetId"] == account["subnet"] and leader["VpcId"] == account["vpc"]
+        assert "PublicIpAddress" not in leader and leader["PrivateIpAddress"].startswith("127.0.128.")
+        assert f"leader: {leader['PrivateIpAddress']}" in out
+        assert leader["IamInstanceProfile"]["Arn"] == account["profile"]
+        assert account["group"] in [g["GroupId"] for g in leader["SecurityGroups"]]
+        # No IAM role made by the run; the tags on every instance, volume, security group and bucket.
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["ops-cactus-node"]
+        assert _tags(leader["Tags"]).items() >= expected_tags.items()
+        volumes = ec2.describe_volumes(Filters=[
+            {"Name": "attachment.instance-id", "Values": [leader["InstanceId"]]}])["Volumes"]
+        assert volumes and all(_tags(v.get("Tags")).items() >= expected_tags.items() for v in volumes)
+        [group] = ec2.describe_security_groups(GroupNames=["e2e-gov"])["SecurityGroups"]
+        assert _tags(group.get("Tags")).items() >= expected_tags.items()
+        for bucket in ("e2e-gov-inputs", "e2e-gov-jobstore--toil"):
+            tags = _tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+            assert tags.items() >= expected_tags.items(), (bucket, tags)
+        fetched = json.loads((project.run_dir / "fetched.json").read_text())
+        assert project.output.read_bytes().startswith(b"#cactus-standin-hal")
+        assert fetched["sha256"] == _sha256(project.output)
+
+        # Teardown leaves the user's profile, role, group and VPC; nothing of the run is left.
+        result = project.play("-e", "toil_teardown_clean_jobstore=true", playbook="teardown.yml")
+        assert "Nothing of cluster e2e-gov is left." in result.stdout
+        left = cloud.leftovers()
+        assert left == {"instances": [], "security_groups": ["ops-baseline"],
+                        "iam_roles": ["ops-cactus-node"], "instance_profiles": ["ops-cactus-node"],
+                        "buckets": ["e2e-gov-inputs"]}, left  # fmt: skip
+    finally:
+        _destroy(project)
+    print(f"governed-account scenario (full run over private addresses, teardown): "
+          f"{time.monotonic() - started:.1f} s")

@@ -441,7 +441,7 @@ AWS_PLAN_KEYS = {
     "leader_node_type", "leader_storage", "cons_cores", "output", "output_kind", "leader_run_dir",
     "leader_seqfile", "leader_seqfile_text", "leader_output", "log_file", "launch_cluster_argv",
     "launch_cluster_environment", "cactus_argv", "cactus_restart_argv", "cost_per_hour", "warnings",
-    "summary",
+    "summary", "governed", "cactus_environment",
 }
 
 
@@ -1492,3 +1492,130 @@ def test_module_documentation_matches_its_arguments(plan_module):
         assert doc["options"][name].get("type", "str") == spec["type"], name
         assert doc["options"][name].get("default") == spec.get("default"), name
         assert bool(doc["options"][name].get("required")) == bool(spec.get("required")), name
+
+
+# ---- Governed accounts ------------------------------------------------------------------------------
+
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (  # noqa: E402 - grouped with its tests
+    appliance_image_lookup,
+    check_instance_profile,
+    check_tag,
+    check_user_tags,
+)
+
+PROFILE_ARN = "arn:aws:iam::123456789012:instance-profile/ops/ops-cactus-node"
+GOVERNED = dict(
+    vpc_subnet="subnet-0abc1234def567890", use_private_ip=True, instance_profile_arn=PROFILE_ARN,
+    extra_security_groups=["sg-0aaa1111", "sg-0bbb2222"], tags={"CostCenter": 4711, "Team": "gen omics"},
+    aws_ami="ami-0abc1234", appliance_image="registry.example.org/mirror/toil:9.4.1-abc-py3.10",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("key,value,ok", [
+    ("CostCenter", "4711", True), ("a" * 128, "b" * 256, True), ("Ünïcode key", "välue", True),
+    ("k", "", True), ("k:a/b@c+d-e.f_g", "v", True),
+    ("", "v", False), ("a" * 129, "v", False), ("k", "b" * 257, False), ("aws:cost", "v", False),
+    ("AWS:cost", "v", False), ("k=x", "v", False), ("k", "v=w", False), ("k!", "v", False),
+    ("k", "a;b", False), ("k", 7, False),
+])
+def test_tags_follow_ec2s_rules(key, value, ok):
+    if ok:
+        check_tag(key, value, "toil_tags")
+    else:
+        with pytest.raises(PlanError, match="^toil_tags: "):
+            check_tag(key, value, "toil_tags")
+
+
+@pytest.mark.parametrize("tags,fragment", [
+    ({"Owner": "me"}, "set toil_owner instead"), ({"Name": "x"}, "writes itself"),
+    ({"clusterName": "x"}, "writes itself"), ({"ToilNodeType": "leader"}, "writes itself"),
+    ({"kubernetes.io/cluster/x": ""}, "writes itself"), ({"cactus-run": "x"}, "writes itself"),
+    ({f"k{i}": "v" for i in range(44)}, "keep at most 43"), (["CostCenter=1"], "not a mapping"),
+    ({"aws:x": "v"}, "AWS reserves"), ({"k": None}, "at most 256"),
+])
+def test_user_tags_leave_toils_own_keys_alone(tags, fragment):
+    with pytest.raises(PlanError) as caught:
+        check_user_tags(tags)
+    assert caught.value.variable == "toil_tags" and fragment in str(caught.value)
+
+
+def test_user_tags_take_numbers_as_text():
+    tags = {"CostCenter": 4711, "Team": "genomics"}
+    assert check_user_tags(tags) == {"CostCenter": "4711", "Team": "genomics"}
+    assert check_user_tags(None) == {} and check_user_tags({}) == {}
+
+
+def test_instance_profiles_destroy_cluster_would_delete_are_refused():
+    assert check_instance_profile(PROFILE_ARN, "cactus") == "ops-cactus-node"
+    assert check_instance_profile("", "cactus") is None
+    # destroy-cluster 'ops' deletes every role and profile named 'ops_...' (Toil's namespace).
+    with pytest.raises(PlanError, match="would delete the instance profile ops_node"):
+        check_instance_profile("arn:aws:iam::123456789012:instance-profile/ops_node", "ops")
+    with pytest.raises(PlanError, match="would delete the role ops_cactus"):
+        check_instance_profile(PROFILE_ARN, "ops", ["ops_cactus"])
+
+
+@pytest.mark.parametrize("change,variable,fragment", [
+    (dict(vpc_subnet="subnet-xyz"), "toil_vpc_subnet", "not a subnet id"),
+    (dict(instance_profile_arn="arn:aws:iam::123456789012:role/ops"), "toil_instance_profile_arn",
+     "not an instance profile ARN"),
+    (dict(instance_profile_arn="arn:aws:iam::123456789012:instance-profile/cactus_test_profile"),
+     "toil_instance_profile_arn", "would delete"),
+    (dict(extra_security_groups=["ops-baseline"]), "toil_extra_security_groups", "ids, not names"),
+    (dict(extra_security_groups="sg-0aaa1111"), "toil_extra_security_groups", "not a list"),
+    (dict(extra_security_groups=["sg-0aaa1111", "sg-0aaa1111"]), "toil_extra_security_groups", "twice"),
+    (dict(tags={"aws:owner": "x"}), "toil_tags", "AWS reserves"),
+    (dict(aws_ami="ami-xyz"), "toil_aws_ami", "not an AMI id"),
+    (dict(appliance_image="quay.io/ucsc_cgl/toil"), "toil_appliance_image", "tag or digest"),
+    (dict(appliance_image="quay.io/ucsc_cgl/toil:latest"), "toil_appliance_image", "'latest' moves"),
+    (dict(appliance_image="https://quay.io/toil:9"), "toil_appliance_image", "not a pinned image"),
+])
+def test_bad_governed_settings_name_the_variable(change, variable, fragment):
+    with pytest.raises(PlanError) as caught:
+        plan_for([MAMMAL, MAMMAL], **{**GOVERNED, **change})
+    assert caught.value.variable == variable and fragment in str(caught.value), str(caught.value)
+
+
+def test_governed_settings_reach_toils_launch_cluster(monkeypatch):
+    plan = plan_for([MAMMAL, MAMMAL], **GOVERNED)
+    governed = plan["governed"]
+    assert governed["creates_iam_role"] is False and governed["use_private_ip"] is True
+    assert governed["tags"] == {"Owner": "my-key", "CostCenter": "4711", "Team": "gen omics",
+                                "cactus-run": "cactus-test-jobstore"}
+    assert plan["launch_cluster_environment"] == {
+        "TOIL_AWS_ZONE": ZONE, "TOIL_AWS_AMI": "ami-0abc1234",
+        "TOIL_APPLIANCE_SELF": "registry.example.org/mirror/toil:9.4.1-abc-py3.10"}
+    assert json.loads(plan["cactus_environment"]["TOIL_AWS_TAGS"]) == governed["tags"]
+    assert "Toil creates no IAM role" in plan["summary"] and "subnet-0abc1234def567890" in plan["summary"]
+    assert "--forceDockerAppliance" not in plan["launch_cluster_argv"]
+    options, cluster = run_toil_launch_cluster(plan["launch_cluster_argv"], monkeypatch)
+    launch = dict(cluster.calls)["launchCluster"]
+    assert launch["vpcSubnet"] == "subnet-0abc1234def567890"
+    assert launch["awsEc2ProfileArn"] == PROFILE_ARN
+    assert launch["awsEc2ExtraSecurityGroupIds"] == ["sg-0aaa1111", "sg-0bbb2222"]
+    assert launch["userTags"] == {k: v for k, v in governed["tags"].items() if k != "Owner"}
+    assert launch["owner"] == "my-key"
+
+
+def test_an_ordinary_account_keeps_toils_defaults():
+    plan = plan_for([MAMMAL, MAMMAL])
+    assert plan["governed"]["creates_iam_role"] is True and plan["governed"]["vpc_subnet"] is None
+    assert plan["launch_cluster_environment"] == {"TOIL_AWS_ZONE": ZONE}
+    governed_options = {"--vpcSubnet", "--awsEc2ProfileArn", "--awsEc2ExtraSecurityGroupId"}
+    assert not governed_options & set(plan["launch_cluster_argv"])
+    assert "account:" not in plan["summary"]
+
+
+def test_appliance_images_named_with_toils_commit_are_never_looked_up():
+    from toil import applianceSelf
+    from toil.version import currentCommit
+
+    image = f"registry.example.org/mirror/toil:9.4.1-{currentCommit}-py3.10"
+    assert appliance_image_lookup(image) == "skipped" and appliance_image_lookup("") is None
+    assert appliance_image_lookup("registry.example.org/mirror/toil:9.4.1") == "registry"
+    # Toil's own check, as its launch makes it (without forceDockerAppliance): no request at all.
+    os.environ["TOIL_APPLIANCE_SELF"] = image
+    try:
+        assert applianceSelf() == image
+    finally:
+        del os.environ["TOIL_APPLIANCE_SELF"]

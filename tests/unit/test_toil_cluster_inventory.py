@@ -211,6 +211,7 @@ def test_cluster_name_and_zone_published_to_every_play(cloud, account, tmp_path)
     assert all_vars["toil_inventory_cluster_name"] == "cactus"
     assert all_vars["toil_zone"] == ZONE
     assert all_vars["toil_region"] == REGION
+    assert all_vars["toil_use_private_ip"] is False and all_vars["toil_inventory_use_private_ip"] is False
     # The implicit localhost (launch and teardown plays) sees them too.
     out = cloud.run(
         [

@@ -574,3 +574,186 @@ def test_module_checks_a_real_ssh_agent(tmp_path, preflight_module):
             preflight_module.run_agent(FakeModule(key_fingerprint=fingerprint, key_pair_name="k"))
     finally:
         os.kill(pid, 15)
+
+
+# ---- governed accounts -----------------------------------------------------------------------------
+
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (  # noqa: E402 - grouped with its tests
+    check_ami_found,
+    check_default_subnet,
+    check_extra_security_groups,
+    check_instance_profile_found,
+    check_pass_role,
+    check_subnet,
+    parse_routes,
+    private_route_warnings,
+)
+
+SUBNET = {"SubnetId": "subnet-0abc1234", "AvailabilityZone": "us-west-2a", "State": "available",
+          "MapPublicIpOnLaunch": False, "CidrBlock": "10.42.1.0/24", "VpcId": "vpc-1"}  # fmt: skip
+PROFILE_ARN = "arn:aws:iam::123456789012:instance-profile/ops/ops-node"
+PROFILE = {
+    "Arn": PROFILE_ARN,
+    "Roles": [{"RoleName": "ops-node", "Arn": "arn:aws:iam::123456789012:role/ops-node"}],
+}
+
+
+def test_toil_needs_the_zones_default_subnet_even_with_a_subnet():
+    assert check_default_subnet("us-west-2a", "subnet-0def", "") is None
+    _raises("toil_vpc_subnet", "set toil_vpc_subnet", check_default_subnet, "us-west-2a", None, "")
+    message = _raises("toil_vpc_subnet", "looks one up even when --vpcSubnet is given",
+                      check_default_subnet, "us-west-2a", None, "subnet-0abc1234")  # fmt: skip
+    assert "create-default-subnet --availability-zone us-west-2a" in message
+
+
+def test_subnet_exists_is_in_the_zone_and_gives_addresses_or_the_run_is_private():
+    line, public = check_subnet("subnet-0abc1234", SUBNET, "us-west-2a", use_private_ip=True)
+    assert not public and "gives no public addresses" in line and "vpc-1" in line
+    _raises("toil_vpc_subnet", "does not exist", check_subnet, "subnet-0abc1234", None, "us-west-2a", True)
+    _raises("toil_vpc_subnet", "is in zone us-west-2a, not in toil_zone us-west-2b",
+            check_subnet, "subnet-0abc1234", SUBNET, "us-west-2b", True)  # fmt: skip
+    message = _raises("toil_vpc_subnet", "gives instances no public address",
+                      check_subnet, "subnet-0abc1234", SUBNET, "us-west-2a", False)  # fmt: skip
+    assert "toil_use_private_ip: true" in message
+    assert check_subnet("subnet-0abc1234", {**SUBNET, "MapPublicIpOnLaunch": True}, "us-west-2a", False)[1]
+
+
+ROUTES = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
+tun0\t00002A0A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
+"""
+
+
+def test_routes_are_read_from_proc_net_route_without_the_default_one():
+    assert [str(r) for r in parse_routes(ROUTES)] == ["10.42.0.0/16"]
+    assert parse_routes("") == []
+
+
+def test_a_private_subnet_needs_a_route_from_the_controller_best_effort():
+    routes = parse_routes(ROUTES)
+    assert private_route_warnings("10.42.1.0/24", False, True, routes) == []  # a VPN routes the VPC
+    [warning] = private_route_warnings("10.9.1.0/24", False, True, routes, proxy_jump="ec2-user@bastion")
+    assert (
+        "a bastion cannot carry the launch" in warning and "toil_ssh_proxy_jump (ec2-user@bastion)" in warning
+    )
+    assert private_route_warnings("10.9.1.0/24", True, False, routes) == []  # public addresses
+    [warning] = private_route_warnings("10.9.1.0/24", True, True, routes)
+    assert "still connects to the leader's public address" in warning
+
+
+def test_extra_security_groups_exist_in_the_leaders_vpc():
+    groups = {"sg-0a": {"GroupName": "ops", "VpcId": "vpc-1"}, "sg-0b": {"GroupName": "x", "VpcId": "vpc-2"}}
+    assert "sg-0a" in check_extra_security_groups(["sg-0a"], groups, "vpc-1", "birds")
+    assert check_extra_security_groups([], groups, "vpc-1", "birds") == ""
+    _raises("toil_extra_security_groups", "sg-0c does not exist",
+            check_extra_security_groups, ["sg-0c"], groups, "vpc-1", "birds")  # fmt: skip
+    _raises("toil_extra_security_groups", "is in VPC vpc-2",
+            check_extra_security_groups, ["sg-0b"], groups, "vpc-1", "birds")  # fmt: skip
+    _raises("toil_extra_security_groups", "named like the cluster",
+            check_extra_security_groups, ["sg-0a"], groups, "vpc-1", "ops")  # fmt: skip
+
+
+def test_instance_profile_exists_holds_a_role_and_is_safe_from_destroy():
+    line, roles = check_instance_profile_found(PROFILE_ARN, PROFILE, "birds")
+    assert "Toil creates no IAM role" in line and roles == ["arn:aws:iam::123456789012:role/ops-node"]
+    _raises(
+        "toil_instance_profile_arn", "does not exist", check_instance_profile_found, PROFILE_ARN, None, "b"
+    )
+    other = {**PROFILE, "Arn": "arn:aws:iam::210987654321:instance-profile/ops/ops-node"}
+    _raises(
+        "toil_instance_profile_arn", "is not the ARN", check_instance_profile_found, PROFILE_ARN, other, "b"
+    )
+    _raises("toil_instance_profile_arn", "holds no role",
+            check_instance_profile_found, PROFILE_ARN, {**PROFILE, "Roles": []}, "b")  # fmt: skip
+    # destroy-cluster 'ops' deletes every role and profile named 'ops_*': the role here.
+    _raises(
+        "toil_instance_profile_arn",
+        "would delete the role ops_node",
+        check_instance_profile_found,
+        PROFILE_ARN,
+        {**PROFILE, "Roles": [{"RoleName": "ops_node"}]},
+        "ops",
+    )
+    assert check_pass_role(None) == [] and check_pass_role([{"EvalDecision": "allowed"}]) == []
+    _raises("toil_instance_profile_arn", "iam:PassRole", check_pass_role,
+            [{"EvalDecision": "implicitDeny", "EvalResourceName": "arn:aws:iam::1:role/r"}])  # fmt: skip
+
+
+def test_ami_exists_and_fits_every_instance_type():
+    image = {"ImageId": "ami-0abc1234", "State": "available", "Architecture": "x86_64", "Name": "flatcar"}
+    assert "is available" in check_ami_found("ami-0abc1234", image, {"m5.large": "amd64"})
+    _raises("toil_aws_ami", "does not exist", check_ami_found, "ami-0abc1234", None, {})
+    _raises("toil_aws_ami", "but m6g.large is not",
+            check_ami_found, "ami-0abc1234", image, {"m5.large": "amd64", "m6g.large": "arm64"})  # fmt: skip
+
+
+def _governed_params(**params):
+    defaults = {"cluster_name": "gov", "zone": "us-west-2a", "vpc_subnet": "", "use_private_ip": False,
+                "proxy_jump": "", "extra_security_groups": [], "instance_profile_arn": "", "aws_ami": "",
+                "instance_types": ["t2.medium"], "appliance_image": ""}  # fmt: skip
+    return FakeModule(**{**defaults, **params})
+
+
+def test_module_checks_a_governed_account(aws, preflight_module):
+    from toil.version import currentCommit
+
+    ec2, iam = boto3.client("ec2", region_name="us-west-2"), boto3.client("iam", region_name="us-west-2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.2.0/24", AvailabilityZone="us-west-2b")["Subnet"]
+    group = ec2.create_security_group(GroupName="baseline", Description="ops", VpcId=vpc)["GroupId"]
+    default_group = ec2.create_security_group(GroupName="elsewhere", Description="default VPC")["GroupId"]
+    iam.create_role(RoleName="ops-node", AssumeRolePolicyDocument="{}")
+    arn = iam.create_instance_profile(InstanceProfileName="ops-node")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="ops-node", RoleName="ops-node")
+    # Named the way Toil names cluster ops's own profile: destroy-cluster ops deletes it.
+    iam.create_role(RoleName="ops_node", AssumeRolePolicyDocument="{}")
+    claimed = iam.create_instance_profile(InstanceProfileName="ops_node")["InstanceProfile"]["Arn"]
+    iam.add_role_to_instance_profile(InstanceProfileName="ops_node", RoleName="ops_node")
+    image = f"example.org/mirror/toil:9.4.1-{currentCommit}-py3.10"
+    good = dict(vpc_subnet=subnet["SubnetId"], use_private_ip=True, extra_security_groups=[group],
+                instance_profile_arn=arn, aws_ami="ami-1e749f67", appliance_image=image)  # fmt: skip
+
+    found, warnings = preflight_module.run_governed(_governed_params(**good))
+    assert found["vpc_id"] == vpc and found["public_addresses"] is False and not found["creates_iam_role"]
+    assert "Toil creates no IAM role" in found["msg"] and "carries Toil's commit" in found["msg"]
+    assert any("could not ask IAM's policy simulator" in w for w in warnings)  # moto has none
+    found, _ = preflight_module.run_governed(_governed_params())  # the default subnet, Toil's own role
+    assert found["public_addresses"] and found["creates_iam_role"] and "gov_toil" in found["msg"]
+
+    for change, variable, fragment in [
+        ({"vpc_subnet": "subnet-0000000000000000f"}, "toil_vpc_subnet", "does not exist"),
+        ({"vpc_subnet": other["SubnetId"]}, "toil_vpc_subnet", "not in toil_zone us-west-2a"),
+        ({"use_private_ip": False}, "toil_vpc_subnet", "gives instances no public address"),
+        ({"extra_security_groups": ["sg-0000000000000000f"]}, "toil_extra_security_groups", "does not exist"),
+        (
+            {"extra_security_groups": [default_group]},
+            "toil_extra_security_groups",
+            f"the leader's subnet in VPC {vpc}",
+        ),
+        (
+            {"instance_profile_arn": arn.replace("ops-node", "nobody")},
+            "toil_instance_profile_arn",
+            "does not exist",
+        ),
+        ({"aws_ami": "ami-0000000f"}, "toil_aws_ami", "does not exist"),
+        (
+            {"cluster_name": "ops", "instance_profile_arn": claimed},
+            "toil_instance_profile_arn",
+            "would delete the instance profile ops_node",
+        ),
+    ]:
+        with pytest.raises(PreflightError) as caught:
+            preflight_module.run_governed(_governed_params(**{**good, **change}))
+        assert caught.value.variable == variable and fragment in str(caught.value), (
+            change,
+            str(caught.value),
+        )
+
+    # Teardown's guard: destroy-cluster 'ops' would delete profile ops_node; 'gov' leaves it.
+    assert (
+        "leaves instance profile"
+        in preflight_module.run_profile_guard(_governed_params(instance_profile_arn=arn))[0]["msg"]
+    )
+    with pytest.raises(PreflightError, match="would delete the instance profile ops_node"):
+        preflight_module.run_profile_guard(_governed_params(cluster_name="ops", instance_profile_arn=claimed))
