@@ -321,8 +321,12 @@ BAD = [
     ("ami-unknown", {"toil_aws_ami": "ami-0000000f"}, {}, "toil_aws_ami: image ami-0000000f does not exist"),
 ]
 
-# The checks of what the plan needs (toil_capacity), after the plan.
-READ_THE_PLAN = {"node-type-not-offered-in-zone", "spot-bid-below-price", "leader-storage-too-small"}
+# The checks of what the plan needs (toil_capacity: capacity and the governed account), after the plan.
+READ_THE_PLAN = {
+    "node-type-not-offered-in-zone", "spot-bid-below-price", "leader-storage-too-small", "subnet-unknown",
+    "subnet-in-another-zone", "subnet-without-public-addresses", "extra-security-group-unknown",
+    "extra-security-group-other-vpc", "instance-profile-unknown", "ami-unknown",
+}
 
 # Runs that pass, or show something besides a failure: (-e overrides, environment, extra arguments).
 OTHER = {
