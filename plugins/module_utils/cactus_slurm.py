@@ -1,9 +1,10 @@
 # Slurm rules of a host run on a cluster's login node: pure functions, no I/O.
 #
 # - the tag a run gives its Slurm jobs (sbatch --comment, through Toil's --slurmArgs), so that the
-#   run's jobs can be listed and cancelled (Toil's kill can leave them running, toil#5082);
-# - reading `sinfo` and `squeue` output the probe (roles/toil_prereqs/files/slurm_probe.py) and the
-#   status/cancel tasks collect on the login node;
+#   run's jobs can be listed and cancelled (roles/cactus_common/tasks/slurm_jobs.yml; Toil's kill
+#   can leave them running, toil#5082);
+# - reading the `sinfo` output the probe (roles/toil_prereqs/files/slurm_probe.py) collects on the
+#   login node;
 # - the pre-flight judgement: the partition exists and is up, the time limit fits it, the job store
 #   is on a filesystem the compute nodes see (best effort), and `sbatch --test-only` accepts a job.
 #
@@ -23,8 +24,6 @@ COMMENT_PREFIX = "cactus-run:"
 SHARED_FILESYSTEMS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "ceph", "cephfs", "glusterfs",
                       "fuse.glusterfs", "panfs", "cifs", "smb2", "smb", "wekafs", "afs", "fuse.sshfs",
                       "9p", "virtiofs", "orangefs", "pvfs2", "fhgfs")
-# Job states that still hold (or will hold) resources; squeue's long names.
-LIVE_STATES = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING")
 
 
 def run_comment(run_dir):
@@ -123,22 +122,6 @@ def _filesystem_warnings(probe, partition):
             f"it is exported to the compute nodes of partition '{partition['name']}' at the same path, "
             "their jobs will not find the job store. Fix: set cactus_leader_dir to a shared filesystem "
             "(NFS, Lustre, GPFS, ...)"]
-
-
-def parse_squeue(text, comment):
-    """The run's jobs from `squeue -h -o '%i|%T|%k'`: [{"id", "state"}] whose comment is the run's."""
-    jobs = []
-    for line in text.splitlines():
-        job_id, _, rest = line.strip().partition("|")
-        state, _, job_comment = rest.partition("|")
-        if job_id and job_comment == comment and state in LIVE_STATES:
-            jobs.append({"id": job_id, "state": state})
-    return jobs
-
-
-def squeue_counts(jobs):
-    """{"PENDING": n, "RUNNING": m, ...} of parse_squeue's jobs, in LIVE_STATES order."""
-    return {state: n for state in LIVE_STATES if (n := sum(1 for j in jobs if j["state"] == state))}
 
 
 def _last_line(text):

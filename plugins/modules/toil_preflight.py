@@ -36,10 +36,14 @@ options:
         at least the current spot price there, and that the vCPU quotas hold the plan's maximum
         plus the leader; it also looks up on-demand prices.
       - C(storage) checks that the local genomes fit on the leader's disk.
+      - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
+        (O(slurm_probe)): the partition exists and is up, O(slurm_time) fits its limit, a
+        C(sbatch --test-only) job was accepted (nothing is submitted), and, best effort, the run
+        directory is on a filesystem the compute nodes see (a warning otherwise or when unknown).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage]
+    choices: [names, agent, clusters, jobstore, capacity, slurm, storage]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -115,6 +119,19 @@ options:
     description: C(local) or C(s3), as the plan says (C(storage)).
     type: str
     default: s3
+  slurm_probe:
+    description:
+      - What roles/toil_prereqs/files/slurm_probe.py printed on the login node (C(slurm)) -
+        C(sinfo) and C(test_only) (each C(rc), C(out)), C(hostname), C(run_dir), C(fs_type).
+    type: dict
+  slurm_partition:
+    description: The partition asked for; empty means the cluster's default (C(slurm)).
+    type: str
+    default: ""
+  slurm_time:
+    description: The time limit asked for; empty means the partition's (C(slurm)).
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -181,6 +198,12 @@ capacity:
       quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
+slurm:
+  description:
+    - C(partition), the partition used (C(name), C(default), C(time_limit), C(cpus) and C(memory_mb) of its
+      smallest node), the host plan's Slurm defaults.
+  returned: when slurm is checked
+  type: dict
 storage:
   description: Empty; the check either passes or fails.
   returned: when storage is checked
@@ -202,6 +225,8 @@ except ImportError:
     pass  # AnsibleAWSModule reports it
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils.cactus_plan import PlanError
+from ansible.module_utils.cactus_slurm import check_slurm
 from ansible.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
@@ -575,6 +600,22 @@ def run_storage(module):
     return {"msg": f"the local genomes fit on the leader's {p['leader_storage']} GB"}, warnings
 
 
+# ---- slurm (a login node, no AWS) -----------------------------------------------------------------
+
+
+def run_slurm(module):
+    _required(module, "slurm_probe")
+    p = module.params
+    try:
+        facts, warnings = check_slurm(p["slurm_probe"], p["slurm_partition"], p["slurm_time"])
+    except PlanError as error:
+        raise PreflightError(error.variable, error.problem, error.fix) from None
+    time = p["slurm_time"] or f"{facts['time_limit']} (its limit)"
+    msg = (f"Slurm partition {facts['name']} is up, a job of {time} fits it, and sbatch --test-only "
+           "accepted a job (none submitted)")
+    return {"msg": msg, "partition": facts}, warnings
+
+
 CHECKS = {
     "names": run_names,
     "agent": run_agent,
@@ -582,6 +623,7 @@ CHECKS = {
     "jobstore": run_jobstore,
     "capacity": run_capacity,
     "storage": run_storage,
+    "slurm": run_slurm,
 }
 
 
@@ -608,6 +650,9 @@ def main():
             genomes=dict(type="list", elements="dict", default=[]),
             leader_storage=dict(type="int"),
             output_kind=dict(type="str", default="s3"),
+            slurm_probe=dict(type="dict"),
+            slurm_partition=dict(type="str", default=""),
+            slurm_time=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

@@ -7,7 +7,8 @@ Layout, all under cloud.workdir/slurm unless said otherwise:
   munged        root, key munge.key, socket /run/munge/munge.socket.2 of the leader host (its /run is
                 the cloud's leader/run: per cloud, reachable by `core`)
   slurmctld     root, SlurmctldHost <this hostname>(127.0.0.1), free ports, state in state/
-  slurmd        root, one node `node1` with this machine's CPUs and part of its memory, spool in spool/;
+  slurmd        root, one node named as this machine (the login node is the cluster's only node), with
+                its CPUs and half its memory, spool in spool/;
                 ProctrackType=proctrack/linuxproc, TaskPlugin=task/none: no cgroups needed
   partitions    `batch` (default, MaxTime 1:00:00, up) and `maint` (MaxTime 2:00:00, DOWN)
   records       JobCompType=jobcomp/filetxt: one line per ended job in jobcomp.log (Slurm's own
@@ -49,6 +50,7 @@ class SlurmBed:
         self.conf = cloud.leader_root / "run" / "slurm" / "slurm.conf"  # SLURM_CONF, seen from here
         self.jobcomp = self.dir / "jobcomp.log"
         self.ctld_log = self.dir / "slurmctld.log"
+        self.node = socket.gethostname().split(".")[0]
         self._procs: list[subprocess.Popen] = []
 
     def __enter__(self) -> SlurmBed:
@@ -68,8 +70,8 @@ class SlurmBed:
             self._write_conf()
             self._daemon(["slurmctld", "-D", "-f", str(self.conf)], "slurmctld.out")
             wait_until(self._controller_answers, 30, "slurmctld", interval=0.3)
-            self._daemon(["slurmd", "-D", "-N", "node1", "-f", str(self.conf)], "slurmd.out")
-            wait_until(self._node_idle, 60, "node1 idle", interval=0.5)
+            self._daemon(["slurmd", "-D", "-N", self.node, "-f", str(self.conf)], "slurmd.out")
+            wait_until(self._node_idle, 60, f"node {self.node} idle", interval=0.5)
         except BaseException:
             self.stop()
             raise
@@ -125,7 +127,7 @@ class SlurmBed:
         d = self.dir
         self.conf.write_text("\n".join([
             "ClusterName=cactustest",
-            f"SlurmctldHost={socket.gethostname().split('.')[0]}(127.0.0.1)",
+            f"SlurmctldHost={self.node}(127.0.0.1)",
             f"SlurmctldPort={free_port()}",
             f"SlurmdPort={free_port()}",
             "SlurmUser=root", "SlurmdUser=root",
@@ -142,10 +144,9 @@ class SlurmBed:
             # Quick to notice a finished job; a killed job's processes get a short grace.
             "SlurmctldTimeout=30", "SlurmdTimeout=60", "InactiveLimit=0", "MinJobAge=60", "KillWait=5",
             "MessageTimeout=20",
-            f"NodeName=node1 NodeAddr=127.0.0.1 NodeHostname=node1 CPUs={cpus} RealMemory={memory_mb} "
-            "State=UNKNOWN",
-            f"PartitionName={PARTITION} Nodes=node1 Default=YES MaxTime={PARTITION_TIME} State=UP",
-            f"PartitionName={DOWN_PARTITION} Nodes=node1 MaxTime=2:00:00 State=DOWN",
+            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
+            f"PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime={PARTITION_TIME} State=UP",
+            f"PartitionName={DOWN_PARTITION} Nodes={self.node} MaxTime=2:00:00 State=DOWN",
         ]) + "\n")  # fmt: skip
         os.chmod(self.conf, 0o644)
 
@@ -174,7 +175,7 @@ class SlurmBed:
     def _node_idle(self) -> bool:
         if any(p.poll() is not None for p in self._procs):
             raise CloudError(f"a Slurm daemon exited; see {self.dir}/*.out and *.log")
-        return self._in_ns(["sinfo", "-h", "-n", "node1", "-p", PARTITION, "-o", "%t"], check=False
+        return self._in_ns(["sinfo", "-h", "-n", self.node, "-p", PARTITION, "-o", "%t"], check=False
                            ).stdout.strip() in ("idle", "mix", "alloc")
 
     # ---- what tests read ----

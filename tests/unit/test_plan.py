@@ -1518,7 +1518,7 @@ def test_slurm_settings_win_over_the_partition_facts():
 
 def test_an_unlimited_partition_gets_no_slurm_time():
     facts = dict(SLURM_FACTS, time_limit="infinite")
-    plan = host_plan_for([BIRD], batch_system="slurm", slurm_facts=facts)
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=facts)
     assert "--slurmTime" not in plan["cactus_argv"]
 
 
@@ -1534,5 +1534,5 @@ def test_an_unlimited_partition_gets_no_slurm_time():
 ])
 def test_bad_slurm_settings_name_the_variable(settings, variable, fragment):
     with pytest.raises(PlanError) as caught:
-        host_plan_for([BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, **settings)
+        host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, **settings)
     assert caught.value.variable == variable and fragment in str(caught.value)
