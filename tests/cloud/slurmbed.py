@@ -8,7 +8,8 @@ Layout, all under cloud.workdir/slurm unless said otherwise:
                 the cloud's leader/run: per cloud, reachable by `core`)
   slurmctld     root, SlurmctldHost <this hostname>(127.0.0.1), free ports, state in state/
   slurmd        root, one node named as this machine (the login node is the cluster's only node), with
-                its CPUs and half its memory, spool in spool/;
+                its CPUs and half its memory, spool in the leader host's /run/slurm/spool (job scripts
+                run as core from there);
                 ProctrackType=proctrack/linuxproc, TaskPlugin=task/none: no cgroups needed
   partitions    `batch` (default, MaxTime 1:00:00, up) and `maint` (MaxTime 2:00:00, DOWN)
   records       JobCompType=jobcomp/filetxt: one line per ended job in jobcomp.log (Slurm's own
@@ -61,8 +62,12 @@ class SlurmBed:
 
     # ---- start / stop ----
     def start(self) -> SlurmBed:
-        for d in ("state", "spool", "munge"):
+        for d in ("state", "munge"):
             (self.dir / d).mkdir(parents=True, exist_ok=True)
+        # Job scripts run as core from the spool: it lives in the leader's /run, which core can reach.
+        (self.conf.parent / "spool").mkdir(parents=True, exist_ok=True)
+        os.chmod(self.conf.parent, 0o755)
+        os.chmod(self.conf.parent / "spool", 0o755)
         os.chmod(self.dir / "munge", 0o700)
         try:
             _loopback_alias()
@@ -137,7 +142,7 @@ class SlurmBed:
             "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
             "SchedulerType=sched/backfill", "MpiDefault=none", "ReturnToService=2",
             "JobCompType=jobcomp/filetxt", f"JobCompLoc={self.jobcomp}",
-            f"StateSaveLocation={d / 'state'}", f"SlurmdSpoolDir={d / 'spool'}",
+            f"StateSaveLocation={d / 'state'}", "SlurmdSpoolDir=/run/slurm/spool",
             f"SlurmctldPidFile={d / 'slurmctld.pid'}", f"SlurmdPidFile={d / 'slurmd.pid'}",
             f"SlurmctldLogFile={self.ctld_log}", f"SlurmdLogFile={d / 'slurmd.log'}",
             "SlurmctldDebug=info", "SlurmdDebug=info",
