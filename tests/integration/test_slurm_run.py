@@ -53,7 +53,7 @@ def test_slurm_run_killed_cancelled_restarted(slurm_cloud, slurm_release, tmp_pa
     started = time.monotonic()
     # Paced: each genome's job sleeps, so the run is still in Slurm when its leader is killed.
     project = HostProject(cloud, tmp_path, slurm_release, "slurmrun", cactus_batch_system="slurm",
-                          cactus_align_environment={"CACTUS_STANDIN_PACE": "30"}, cactus_align_wait=False)
+                          cactus_align_environment={"CACTUS_STANDIN_PACE": "120"}, cactus_align_wait=False)
     first = project.play()
     plan = project.plan()
     slurm, argv = plan["slurm"], plan["cactus_argv"]
@@ -72,8 +72,11 @@ def test_slurm_run_killed_cancelled_restarted(slurm_cloud, slurm_release, tmp_pa
     assert "Slurm partition batch is up" in first.stdout
 
     # The run's jobs are in Slurm, found by their comment; status shows them beside Toil's counts.
-    wait_until(lambda: any(j["state"] == "RUNNING" for j in run_jobs(bed, slurm["comment"])), 180,
-               "a running Slurm job of the run", interval=1)
+    def genome_job_running():
+        return any(j["state"] == "RUNNING" and "summarise_genome" in j["name"]
+                   for j in run_jobs(bed, slurm["comment"]))
+
+    wait_until(genome_job_running, 180, "a running genome job of the run in Slurm", interval=1)
     status = project.play("--tags", "status")
     assert "state: running" in status.stdout
     assert "Slurm jobs of this run: " in status.stdout and "0 running" not in status.stdout
@@ -87,7 +90,7 @@ def test_slurm_run_killed_cancelled_restarted(slurm_cloud, slurm_release, tmp_pa
 
     # Teardown of a host run has no cluster to destroy, but cancels what the run left in Slurm.
     down = project.play(playbook="teardown.yml")
-    assert "cancelled: " in down.stdout and all(j["id"] in down.stdout for j in left)
+    assert "cancelled: " in down.stdout and all(j["id"] in down.stdout for j in left), down.stdout[-3000:]
     wait_until(lambda: not run_jobs(bed, slurm["comment"]), 60, "the run's jobs gone from Slurm", interval=1)
 
     # --tags restart finishes on Slurm, to the HAL an uninterrupted run writes.
