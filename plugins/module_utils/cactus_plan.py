@@ -1205,5 +1205,6 @@ def host_plan_summary(plan):
             f"--doubleMem true; defaults used: {', '.join(slurm['defaulted']) or 'none'} "
             "(cactus_slurm_partition, cactus_slurm_time, cactus_max_jobs); jobs carry "
             f"--comment={slurm['comment']}; batch logs in {slurm['batch_logs_dir']}")
-    lines.append(f"job store {plan['jobstore']}; output {plan['output']} (fetched from {plan['leader_output']})")
+    lines.append(f"job store {plan['jobstore']}; output {plan['output']} "
+                 f"(fetched from {plan['leader_output']})")
     return "\n".join(lines)

@@ -88,9 +88,10 @@ def check_slurm(probe, partition=None, time_limit=None):
                             f"name one of: {', '.join(sorted(partitions)) or '(none found)'}")
     name = chosen["name"]
     if not chosen["up"]:
+        others = ", ".join(sorted(p for p, v in partitions.items() if v["up"])) or "(none)"
         raise PlanError(VARS["partition"], f"partition '{name}' is not up (sinfo: down, drained or "
-                        "inactive): its jobs would wait", "wait until the admins bring it up, or use "
-                        f"another: {', '.join(sorted(p for p, v in partitions.items() if v['up'])) or '(none)'}")
+                        "inactive): its jobs would wait",
+                        f"wait until the admins bring it up, or use another: {others}")
     if time_limit:
         asked = slurm_seconds(time_limit)
         if chosen["seconds"] is not None and asked > chosen["seconds"]:

@@ -187,14 +187,15 @@ class SlurmBed:
     def queue(self) -> list[dict[str, str]]:
         """Jobs Slurm still knows as pending or running: id, name, state, comment."""
         out = self._in_ns(["squeue", "-h", "-a", "-t", "PD,R,CG,S", "-o", "%i|%j|%T|%k"]).stdout
-        return [dict(zip(("id", "name", "state", "comment"), line.split("|", 3)))
+        return [dict(zip(("id", "name", "state", "comment"), line.split("|", 3), strict=False))
                 for line in out.splitlines() if line.strip()]  # fmt: skip
 
     def completed_jobs(self) -> list[dict[str, str]]:
         """Slurm's own record of every ended job (jobcomp/filetxt): one dict of KEY=VALUE per job."""
         if not self.jobcomp.exists():
             return []
-        return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in self.jobcomp.read_text().splitlines() if line]
+        lines = self.jobcomp.read_text().splitlines()
+        return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in lines if line]
 
     def namespace_pids(self, names) -> list[int]:
         """Processes in the leader host's mount namespace whose name is one of `names`."""

@@ -1496,8 +1496,9 @@ def test_slurm_plan_takes_its_defaults_from_the_partition_and_says_so():
     assert options.slurm_partition == "batch" and options.slurm_time == 86400
     assert options.consCores == 64 and options.maxMemory == 512000 * 2**20
     assert "--maxCores" not in argv  # the login node's 4 cores say nothing about the nodes
-    assert plan["slurm"]["defaulted"] == ["partition (the cluster's default)", "time (the partition's limit)",
-                                          "maxJobs", "maxMemory (a node's memory)", "consCores (a node's CPUs)"]
+    assert plan["slurm"]["defaulted"] == [
+        "partition (the cluster's default)", "time (the partition's limit)", "maxJobs",
+        "maxMemory (a node's memory)", "consCores (a node's CPUs)"]
     line = plan["summary"].splitlines()[2]
     assert line.startswith("Slurm: partition batch, time 1-00:00:00 per job, maxJobs 1000, --doubleMem true; "
                            "defaults used: partition (the cluster's default), time (the partition's limit)")
