@@ -37,7 +37,7 @@ options:
         plus the leader; it also looks up on-demand prices.
       - C(storage) checks that the local genomes fit on the leader's disk.
       - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
-        (O(slurm_probe)): the partition exists and is up, O(slurm_time) fits its limit, a
+        (O(slurm_probe)) - the partition exists and is up, O(slurm_time) fits its limit, a
         C(sbatch --test-only) job was accepted (nothing is submitted), and, best effort, the run
         directory is on a filesystem the compute nodes see (a warning otherwise or when unknown).
     type: list
