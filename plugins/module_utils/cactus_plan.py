@@ -138,6 +138,19 @@ SLURM_PLANNED_OPTIONS = {
     "--slurmArgs": VARS["slurm_args"], "--maxJobs": VARS["max_jobs"],
     "--batchLogsDir": "the plan's batch_logs_dir", "--doubleMem": "the plan (always true on Slurm)",
 }
+# sbatch flags cactus_slurm_args may not carry: (problem, fix). Toil 9.4.1 itself refuses the cores and
+# memory ones when it submits, on the login node, after the run started.
+_RUN_TAG = ("would replace the name or comment this project finds the run's jobs by", "leave it out")
+_TOIL_SETS = ("conflicts with the cores and memory Toil asks for each job (Toil refuses it)", "leave it out")
+SBATCH_REFUSED = {
+    "--comment": _RUN_TAG, "-J": _RUN_TAG, "--job-name": _RUN_TAG,
+    "-p": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "--partition": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "-t": ("is set by the plan", "set cactus_slurm_time instead"),
+    "--time": ("is set by the plan", "set cactus_slurm_time instead"),
+    **{o: _TOIL_SETS for o in ("--mem", "--mem-per-cpu", "--mem-per-gpu", "-c", "--cpus-per-task",
+                               "--cpus-per-gpu")},
+}
 # Cactus's cactus#1465: Toil's sacct calls broke with tens of thousands of jobs in flight.
 DEFAULT_SLURM_MAX_JOBS = 1000
 HOST_CLUSTER_OPTIONS = ("--provisioner", "--nodeTypes", "--minNodes", "--maxNodes", "--nodeStorage")
@@ -1065,9 +1078,11 @@ def _slurm_plan(settings, run_dir):
         defaulted.append("maxJobs")
     sbatch_args = (settings.slurm_args or "").strip()
     for token in shlex.split(sbatch_args):
-        if token.split("=", 1)[0] in ("--comment", "-J", "--job-name"):
-            raise PlanError(VARS["slurm_args"], f"'{token}' would replace the name or comment this project "
-                            "finds the run's jobs by", "leave it out")
+        name = token.split("=", 1)[0]
+        name = name if name.startswith("--") else name[:2]
+        if name in SBATCH_REFUSED:
+            problem, fix = SBATCH_REFUSED[name]
+            raise PlanError(VARS["slurm_args"], f"'{token}' {problem}", fix)
     limits = {}
     if facts.get("cpus"):
         limits["cons_cores"] = facts["cpus"]
