@@ -111,7 +111,8 @@ options:
     description:
       - Host runs with O(batch_system=slurm) only. Extra C(sbatch) flags (e.g. C(--account=lab)),
         added to C(--slurmArgs) after the run's C(--comment), by which its jobs are listed and
-        cancelled; C(--comment) and C(--job-name) are refused.
+        cancelled. Refused - the job name and comment, the partition and time (use O(slurm_partition),
+        O(slurm_time)), and cores or memory flags (Toil sets them per job).
     type: str
   max_jobs:
     description:
