@@ -83,6 +83,9 @@ class SlurmBed:
         return self
 
     def stop(self) -> None:
+        # A run's leader (tmux, cactus) may outlive a failed test: nothing of core's stays in this cloud.
+        if self.cloud._leader and self.cloud._leader.poll() is None:
+            self.cloud.kill_host_processes("")
         if any(p.poll() is None for p in self._procs):
             self.scontrol("update", "PartitionName=" + PARTITION, "State=DOWN", check=False)
             self._in_ns(["scancel", "--full", "--user", "core"], check=False)
