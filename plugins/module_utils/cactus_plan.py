@@ -114,6 +114,10 @@ VARS = {
     "tags": "toil_tags",
     "aws_ami": "toil_aws_ami",
     "appliance_image": "toil_appliance_image",
+    "slurm_partition": "cactus_slurm_partition",
+    "slurm_time": "cactus_slurm_time",
+    "slurm_args": "cactus_slurm_args",
+    "max_jobs": "cactus_max_jobs",
 }
 
 # Options the plan writes into the cactus command: the user sets them through a variable instead.
@@ -135,6 +139,29 @@ HOST_PLANNED_OPTIONS = {
     "--maxMemory": VARS["max_memory"], "--consCores": VARS["cons_cores"],
     "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
 }
+# On a Slurm login node, also what the plan writes from Cactus's advice (doc/progressive.md, "Running
+# on a cluster"); --slurmArgs carries the run's job comment, the user's own sbatch flags go through
+# cactus_slurm_args.
+SLURM_PLANNED_OPTIONS = {
+    "--slurmPartition": VARS["slurm_partition"], "--slurmTime": VARS["slurm_time"],
+    "--slurmArgs": VARS["slurm_args"], "--maxJobs": VARS["max_jobs"],
+    "--batchLogsDir": "the plan's batch_logs_dir", "--doubleMem": "the plan (always true on Slurm)",
+}
+# sbatch flags cactus_slurm_args may not carry: (problem, fix). Toil 9.4.1 itself refuses the cores and
+# memory ones when it submits, on the login node, after the run started.
+_RUN_TAG = ("would replace the name or comment this project finds the run's jobs by", "leave it out")
+_TOIL_SETS = ("conflicts with the cores and memory Toil asks for each job (Toil refuses it)", "leave it out")
+SBATCH_REFUSED = {
+    "--comment": _RUN_TAG, "-J": _RUN_TAG, "--job-name": _RUN_TAG,
+    "-p": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "--partition": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "-t": ("is set by the plan", "set cactus_slurm_time instead"),
+    "--time": ("is set by the plan", "set cactus_slurm_time instead"),
+    **{o: _TOIL_SETS for o in ("--mem", "--mem-per-cpu", "--mem-per-gpu", "-c", "--cpus-per-task",
+                               "--cpus-per-gpu")},
+}
+# Cactus's cactus#1465: Toil's sacct calls broke with tens of thousands of jobs in flight.
+DEFAULT_SLURM_MAX_JOBS = 1000
 HOST_CLUSTER_OPTIONS = ("--provisioner", "--nodeTypes", "--minNodes", "--maxNodes", "--nodeStorage")
 SHORT_HOST_CLUSTER_OPTIONS = {"-p": "--provisioner"}
 NO_CLUSTER_FIX = "a run on an inventory host has no cluster to scale"
@@ -746,8 +773,9 @@ def normalize_extra_options(extra):
 def _refused_options(mode):
     """({long option: (problem, fix)}, {short option: (problem, fix)}) for a plan of this mode."""
     planned = "is set by the plan"
-    if mode == "host":
-        long = {o: (planned, f"set {v} instead") for o, v in HOST_PLANNED_OPTIONS.items()}
+    if mode in ("host", "slurm"):
+        options = {**HOST_PLANNED_OPTIONS, **(SLURM_PLANNED_OPTIONS if mode == "slurm" else {})}
+        long = {o: (planned, f"set {v} instead") for o, v in options.items()}
         long.update({o: ("scales a Toil cluster", NO_CLUSTER_FIX) for o in HOST_CLUSTER_OPTIONS})
         short = {o: (f"is {full}, which scales a Toil cluster", NO_CLUSTER_FIX)
                  for o, full in SHORT_HOST_CLUSTER_OPTIONS.items()}
@@ -757,7 +785,8 @@ def _refused_options(mode):
 
 
 def check_extra_options(extra, cons_cores, mode="aws"):
-    """Refuse options the plan already writes, or that mean nothing in this mode ("aws" or "host");
+    """Refuse options the plan already writes, or that mean nothing in this mode ("aws", "host" or
+    "slurm", a host run on a Slurm login node);
     argparse also takes any unambiguous prefix, so prefixes are refused too."""
     refused, short_refused = _refused_options(mode)
     for index, token in enumerate(extra):
@@ -843,11 +872,12 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
 
 
 def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_memory, cons_cores,
-                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False):
+                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None):
     """The cactus command for a host run: a file job store, no provisioner, no node types.
 
     --maxCores/--maxMemory/--consCores only when given (single_machine: Cactus then takes the
     host's cores). --retryCount only off single_machine, where Cactus itself keeps Toil's default.
+    slurm (a Slurm login node): the plan's "slurm" dict, written as Cactus advises.
     """
     argv = ["cactus", jobstore, seqfile, output, "--batchSystem", batch_system]
     limits = (("--maxCores", max_cores), ("--maxMemory", max_memory), ("--consCores", cons_cores))
@@ -857,10 +887,25 @@ def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_
     if batch_system != DEFAULT_HOST_BATCH_SYSTEM:
         argv += ["--retryCount", str(retry_count)]
     argv += ["--logFile", log_file]
+    if slurm:
+        argv += _slurm_options(slurm)
     argv += list(extra_options)
     if restart:
         argv.append("--restart")
     return argv
+
+
+def _slurm_options(slurm):
+    argv = []
+    if slurm["partition"]:
+        argv += ["--slurmPartition", slurm["partition"]]
+    if slurm["time"]:
+        argv += ["--slurmTime", slurm["time"]]
+    sbatch_args = " ".join([f"--comment={slurm['comment']}", *filter(None, [slurm["sbatch_args"]])])
+    return argv + ["--batchLogsDir", slurm["batch_logs_dir"], "--doubleMem", "true",
+                   "--maxJobs", str(slurm["max_jobs"]),
+                   # One token: argparse takes a separate value that starts with "--" for an option.
+                   f"--slurmArgs={sbatch_args}"]
 
 
 # ---- Cost ---------------------------------------------------------------------------------------
@@ -943,6 +988,13 @@ class PlanSettings:
     tags: dict = field(default_factory=dict)  # on every instance, volume and bucket the run makes
     aws_ami: str | None = None  # TOIL_AWS_AMI; default: Toil's Flatcar feed
     appliance_image: str | None = None  # TOIL_APPLIANCE_SELF; default: the controller Toil's image
+    # Host runs on a Slurm login node: user settings, and what pre-flight saw of the partition
+    # (cactus_slurm.check_slurm's facts: name, time_limit, cpus, memory_mb), the plan's defaults.
+    slurm_partition: str | None = None
+    slurm_time: str | None = None
+    slurm_args: str | None = None
+    max_jobs: int | None = None
+    slurm_facts: dict | None = None
 
 
 def build_plan(seqfile, measurements, settings):
@@ -1230,14 +1282,22 @@ def build_host_plan(seqfile, measurements, settings):
     warnings = list(seqfile.warnings)
     target_host = _check_target_host(settings.target_host)
     batch_system = check_batch_system(settings.batch_system)
+    run_dir = _host_run_dir(settings.leader_run_dir)
+    slurm, defaults = _slurm_plan(settings, run_dir) if batch_system == "slurm" else (None, {})
     max_cores, max_memory = _host_limits(settings, batch_system)
-    cons_cores = _host_cons_cores(settings.cons_cores, max_cores, batch_system)
+    if max_memory is None and defaults.get("max_memory"):
+        max_memory = defaults["max_memory"]
+        slurm["defaulted"].append("maxMemory (a node's memory)")
+    cons_cores = settings.cons_cores
+    if cons_cores is None and max_cores is None and defaults.get("cons_cores"):
+        cons_cores = defaults["cons_cores"]
+        slurm["defaulted"].append("consCores (a node's CPUs)")
+    cons_cores = _host_cons_cores(cons_cores, max_cores, batch_system)
     if output_kind(settings.output) != "local":
         raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
                         "no AWS call", "give a path on the controller: the HAL is fetched back")
-    run_dir = _host_run_dir(settings.leader_run_dir)
     extra = normalize_extra_options(settings.extra_options)
-    check_extra_options(extra, cons_cores, mode="host")
+    check_extra_options(extra, cons_cores, mode="slurm" if slurm else "host")
     genomes = _genome_entries(seqfile, measurements)
     warnings += _host_warnings(genomes, batch_system)
 
@@ -1247,7 +1307,7 @@ def build_host_plan(seqfile, measurements, settings):
     cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=paths["output"],
                          batch_system=batch_system, max_cores=max_cores, max_memory=max_memory,
                          cons_cores=cons_cores, log_file=paths["log_file"], retry_count=settings.retry_count,
-                         extra_options=extra)
+                         extra_options=extra, slurm=slurm)
     plan = {
         "mode": "host",
         "target_host": target_host,
@@ -1255,6 +1315,7 @@ def build_host_plan(seqfile, measurements, settings):
         "max_cores": max_cores,
         "max_memory": max_memory,
         "cons_cores": cons_cores,
+        "slurm": slurm,
         "jobstore": jobstore,
         "jobstore_name": posixpath.basename(run_dir),
         "cactus_version": settings.cactus_version,
@@ -1272,6 +1333,46 @@ def build_host_plan(seqfile, measurements, settings):
     }
     plan["summary"] = host_plan_summary(plan)
     return plan
+
+
+def _slurm_plan(settings, run_dir):
+    """({partition, time, max_jobs, batch_logs_dir, comment, sbatch_args, defaulted}, limit defaults)
+    of a run on a Slurm login node. Unset settings come from the partition pre-flight saw: its name
+    (the cluster's default partition), its time limit (Cactus gives one --slurmTime to every job), a
+    node's CPUs as --consCores and a node's memory as --maxMemory."""
+    from ansible.module_utils.cactus_slurm import run_comment, slurm_seconds
+
+    facts = settings.slurm_facts or {}
+    defaulted = []
+    partition = settings.slurm_partition or facts.get("name")
+    if not settings.slurm_partition and partition:
+        defaulted.append("partition" + (" (the cluster's default)" if facts.get("default") else ""))
+    time = settings.slurm_time
+    if time:
+        slurm_seconds(time)
+    elif facts.get("time_limit") and facts["time_limit"].lower() not in ("infinite", "unlimited"):
+        time = facts["time_limit"]
+        defaulted.append("time (the partition's limit)")
+    max_jobs = _whole_number(settings.max_jobs, "max_jobs", "give e.g. 1000, or leave it unset")
+    if max_jobs is None:
+        max_jobs = DEFAULT_SLURM_MAX_JOBS
+        defaulted.append("maxJobs")
+    sbatch_args = (settings.slurm_args or "").strip()
+    for token in shlex.split(sbatch_args):
+        name = token.split("=", 1)[0]
+        name = name if name.startswith("--") else name[:2]
+        if name in SBATCH_REFUSED:
+            problem, fix = SBATCH_REFUSED[name]
+            raise PlanError(VARS["slurm_args"], f"'{token}' {problem}", fix)
+    limits = {}
+    if facts.get("cpus"):
+        limits["cons_cores"] = facts["cpus"]
+    if facts.get("memory_mb"):
+        limits["max_memory"] = f"{facts['memory_mb']}Mi"
+    slurm = {"partition": partition, "time": time, "max_jobs": max_jobs,
+             "batch_logs_dir": f"{run_dir}/batch-logs", "comment": run_comment(run_dir),
+             "sbatch_args": sbatch_args, "defaulted": defaulted}
+    return slurm, limits
 
 
 def _host_limits(settings, batch_system):
@@ -1387,9 +1488,19 @@ def host_plan_summary(plan):
     cores = "all" if plan["max_cores"] is None else plan["max_cores"]
     memory = "all" if plan["max_memory"] is None else plan["max_memory"]
     cons = "" if plan["cons_cores"] is None else f", consCores {plan['cons_cores']}"
-    return "\n".join([
+    lines = [
         _genomes_line(plan),
         f"host {plan['target_host']}: --batchSystem {plan['batch_system']}, maxCores {cores}, "
         f"maxMemory {memory}{cons}",
-        f"job store {plan['jobstore']}; output {plan['output']} (fetched from {plan['leader_output']})",
-    ])
+    ]
+    slurm = plan.get("slurm")
+    if slurm:
+        lines.append(
+            f"Slurm: partition {slurm['partition'] or '(Slurm picks by time)'}, time "
+            f"{slurm['time'] or 'the partition default'} per job, maxJobs {slurm['max_jobs']}, "
+            f"--doubleMem true; defaults used: {', '.join(slurm['defaulted']) or 'none'} "
+            "(cactus_slurm_partition, cactus_slurm_time, cactus_max_jobs); jobs carry "
+            f"--comment={slurm['comment']}; batch logs in {slurm['batch_logs_dir']}")
+    lines.append(f"job store {plan['jobstore']}; output {plan['output']} "
+                 f"(fetched from {plan['leader_output']})")
+    return "\n".join(lines)

@@ -97,6 +97,33 @@ options:
       - Host runs only. The host's memory in MiB (its facts). With C(single_machine) and no
         O(max_memory), it becomes C(--maxMemory <n>Mi); other batch systems ignore it.
     type: int
+  slurm_partition:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--slurmPartition). Unset, the partition
+        pre-flight found (O(slurm_facts)), the cluster's default partition.
+    type: str
+  slurm_time:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--slurmTime), one time limit for every job
+        (C([DD-]HH:MM:SS), read by Toil's parser). Unset, the partition's limit (O(slurm_facts)).
+    type: str
+  slurm_args:
+    description:
+      - Host runs with O(batch_system=slurm) only. Extra C(sbatch) flags (e.g. C(--account=lab)),
+        added to C(--slurmArgs) after the run's C(--comment), by which its jobs are listed and
+        cancelled. Refused - the job name and comment, the partition and time (use O(slurm_partition),
+        O(slurm_time)), and cores or memory flags (Toil sets them per job).
+    type: str
+  max_jobs:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--maxJobs); unset, 1000 (cactus#1465).
+    type: int
+  slurm_facts:
+    description:
+      - Host runs with O(batch_system=slurm) only. What pre-flight saw of the partition
+        (C(name), C(default), C(time_limit), C(cpus), C(memory_mb)), the defaults of O(slurm_partition),
+        O(slurm_time), O(cons_cores) (a node's CPUs) and O(max_memory) (a node's memory).
+    type: dict
   owner:
     description: Owner tag of the instances. Defaults to O(key_pair_name), as Toil does.
     type: str
@@ -302,8 +329,9 @@ EXAMPLES = r"""
     output: runs/login1/out.hal
     target_host: login1
     batch_system: slurm
-    cons_cores: 32
-    max_memory: 256G
+    slurm_partition: long
+    slurm_time: "2-00:00:00"
+    slurm_facts: {name: long, default: false, time_limit: "7-00:00:00", cpus: 64, memory_mb: 512000}
     leader_run_dir: /home/alice/cactus/runs/login1
     run_dir: runs/login1
   delegate_to: localhost
@@ -674,6 +702,11 @@ ARGUMENT_SPEC = dict(
     max_memory=dict(type="raw"),
     host_cores=dict(type="int"),
     host_memory_mb=dict(type="int"),
+    slurm_partition=dict(type="str"),
+    slurm_time=dict(type="str"),
+    slurm_args=dict(type="str"),
+    max_jobs=dict(type="int"),
+    slurm_facts=dict(type="dict"),
     owner=dict(type="str"),
     cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
     node_types=dict(type="raw"),
@@ -715,7 +748,8 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "on_demand_prices", "existing_clusters", "leader_run_dir", "leader_seqfile",
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
                  "max_memory", "host_cores", "host_memory_mb", "vpc_subnet", "use_private_ip",
-                 "instance_profile_arn", "extra_security_groups", "tags", "aws_ami", "appliance_image")
+                 "instance_profile_arn", "extra_security_groups", "tags", "aws_ami", "appliance_image",
+                 "slurm_partition", "slurm_time", "slurm_args", "max_jobs", "slurm_facts")
 
 
 def make_plan(params):

@@ -46,10 +46,14 @@ options:
         name carries Toil's commit.
       - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
         (for teardown; a profile that is gone is no longer at risk).
+      - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
+        (O(slurm_probe)) - the partition exists and is up, O(slurm_time) fits its limit, a
+        C(sbatch --test-only) job was accepted (nothing is submitted), and, best effort, the run
+        directory is on a filesystem the compute nodes see (a warning otherwise or when unknown).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage, governed, profile_guard]
+    choices: [names, agent, clusters, jobstore, capacity, storage, governed, profile_guard, slurm]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -159,6 +163,19 @@ options:
     description: Pinned Toil appliance image (C(governed)).
     type: str
     default: ""
+  slurm_probe:
+    description:
+      - What roles/toil_prereqs/files/slurm_probe.py printed on the login node (C(slurm)) -
+        C(sinfo) and C(test_only) (each C(rc), C(out)), C(hostname), C(run_dir), C(fs_type).
+    type: dict
+  slurm_partition:
+    description: The partition asked for; empty means the cluster's default (C(slurm)).
+    type: str
+    default: ""
+  slurm_time:
+    description: The time limit asked for; empty means the partition's (C(slurm)).
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -225,6 +242,12 @@ capacity:
       quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
+slurm:
+  description:
+    - C(partition), the partition used (C(name), C(default), C(time_limit), C(cpus) and C(memory_mb) of its
+      smallest node), the host plan's Slurm defaults.
+  returned: when slurm is checked
+  type: dict
 storage:
   description: Empty; the check either passes or fails.
   returned: when storage is checked
@@ -263,6 +286,7 @@ from ansible.module_utils.cactus_plan import (
     instance_architecture,
     toil_commit,
 )
+from ansible.module_utils.cactus_slurm import check_slurm
 from ansible.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
@@ -820,6 +844,20 @@ def run_profile_guard(module):
     except PlanError as error:
         raise PreflightError(error.variable, error.problem, error.fix) from None
     return {"msg": f"toil destroy-cluster {p['cluster_name']} leaves instance profile {arn} alone"}, []
+# ---- slurm (a login node, no AWS) -----------------------------------------------------------------
+
+
+def run_slurm(module):
+    _required(module, "slurm_probe")
+    p = module.params
+    try:
+        facts, warnings = check_slurm(p["slurm_probe"], p["slurm_partition"], p["slurm_time"])
+    except PlanError as error:
+        raise PreflightError(error.variable, error.problem, error.fix) from None
+    time = p["slurm_time"] or f"{facts['time_limit']} (its limit)"
+    msg = (f"Slurm partition {facts['name']} is up, a job of {time} fits it, and sbatch --test-only "
+           "accepted a job (none submitted)")
+    return {"msg": msg, "partition": facts}, warnings
 
 
 CHECKS = {
@@ -831,6 +869,7 @@ CHECKS = {
     "storage": run_storage,
     "governed": run_governed,
     "profile_guard": run_profile_guard,
+    "slurm": run_slurm,
 }
 
 
@@ -865,6 +904,9 @@ def main():
             aws_ami=dict(type="str", default=""),
             instance_types=dict(type="list", elements="str", default=[]),
             appliance_image=dict(type="str", default=""),
+            slurm_probe=dict(type="dict"),
+            slurm_partition=dict(type="str", default=""),
+            slurm_time=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

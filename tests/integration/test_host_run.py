@@ -232,7 +232,7 @@ def test_ops_team_directory_uses_the_roles_through_roles_path(host_cloud, releas
     ({"cactus_target_hosts": "labhost*"}, "'labhost*' names 2 hosts of the inventory (labhost, labhost2)"),
     # Ansible's own message names the host and why (here: ssh connection refused).
     ({"cactus_target_hosts": "deadhost"}, "fatal: [localhost -> deadhost]: UNREACHABLE!"),
-    ({"cactus_batch_system": "slurm", "cactus_cons_cores": 8}, "cactus_batch_system: 'slurm' needs sbatch"),
+    ({"cactus_batch_system": "lsf", "cactus_cons_cores": 8}, "cactus_batch_system: 'lsf' needs bsub"),
     ({"cactus_output": "s3://bucket/out.hal"}, "cactus_output: an s3:// output needs AWS"),
     ({"cactus_transfer_mode": "s3"}, "cactus_transfer_mode: 's3' needs AWS"),
 ])  # fmt: skip

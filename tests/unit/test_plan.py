@@ -738,7 +738,7 @@ def test_every_combination_is_covered():
 HOST = "bigserver"
 HOST_RUN_DIR = "/home/alice/cactus/runs/myrun"
 HOST_PLAN_KEYS = {
-    "mode", "target_host", "batch_system", "max_cores", "max_memory", "cons_cores", "jobstore",
+    "mode", "target_host", "batch_system", "max_cores", "max_memory", "cons_cores", "slurm", "jobstore",
     "jobstore_name", "cactus_version", "seqfile", "tree", "leaves", "outgroups", "genomes", "size_classes",
     "single_machine_recommended", "output", "output_kind", "leader_run_dir", "leader_seqfile",
     "leader_seqfile_text", "leader_output", "log_file", "cactus_argv", "cactus_restart_argv", "warnings",
@@ -844,11 +844,18 @@ def test_host_plan_ignores_a_login_nodes_size_on_a_cluster():
 def test_host_plan_on_slurm_with_cons_cores():
     plan = host_plan_for([MAMMAL, BIRD], batch_system="slurm", cons_cores=32, max_memory="500Gi")
     assert plan["batch_system"] == "slurm" and plan["cons_cores"] == 32 and plan["max_cores"] is None
+    comment = f"--comment=cactus-run:{HOST_RUN_DIR}"
+    # No partition facts (no pre-flight): Slurm's default partition and time, Cactus's advice otherwise.
     assert plan["cactus_argv"][4:] == ["--batchSystem", "slurm", "--maxMemory", "500Gi", "--consCores", "32",
-                                       "--retryCount", "5", "--logFile", f"{HOST_RUN_DIR}/cactus.log"]
+                                       "--retryCount", "5", "--logFile", f"{HOST_RUN_DIR}/cactus.log",
+                                       "--batchLogsDir", f"{HOST_RUN_DIR}/batch-logs", "--doubleMem", "true",
+                                       "--maxJobs", "1000", f"--slurmArgs={comment}"]
     options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
     assert options.batchSystem == "slurm" and options.consCores == 32 and options.retryCount == 5
     assert options.maxMemory == 500 * 2**30
+    assert options.doubleMem is True and options.max_jobs == 1000 and options.slurm_args == comment
+    assert options.batch_logs_dir == f"{HOST_RUN_DIR}/batch-logs"
+    assert options.slurm_partition is None and options.slurm_time is None
     assert plan["warnings"] == []  # the big-genome warning is for single_machine only
     assert f"host {HOST}: --batchSystem slurm, maxCores all, maxMemory 500Gi, consCores 32" in plan["summary"]
 
@@ -1616,3 +1623,58 @@ def test_appliance_images_named_with_toils_commit_are_never_looked_up():
         assert applianceSelf() == image
     finally:
         del os.environ["TOIL_APPLIANCE_SELF"]
+SLURM_FACTS = {"name": "batch", "default": True, "time_limit": "1-00:00:00", "cpus": 64, "memory_mb": 512000}
+
+
+def test_slurm_plan_takes_its_defaults_from_the_partition_and_says_so():
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, host_cores=4)
+    argv = plan["cactus_argv"]
+    options = check_host_cactus_argv_with_toil(argv)
+    assert options.slurm_partition == "batch" and options.slurm_time == 86400
+    assert options.consCores == 64 and options.maxMemory == 512000 * 2**20
+    assert "--maxCores" not in argv  # the login node's 4 cores say nothing about the nodes
+    assert plan["slurm"]["defaulted"] == [
+        "partition (the cluster's default)", "time (the partition's limit)", "maxJobs",
+        "maxMemory (a node's memory)", "consCores (a node's CPUs)"]
+    line = plan["summary"].splitlines()[2]
+    assert line.startswith("Slurm: partition batch, time 1-00:00:00 per job, maxJobs 1000, --doubleMem true; "
+                           "defaults used: partition (the cluster's default), time (the partition's limit)")
+    assert f"--comment=cactus-run:{HOST_RUN_DIR}" in line and f"{HOST_RUN_DIR}/batch-logs" in line
+
+
+def test_slurm_settings_win_over_the_partition_facts():
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, slurm_partition="long",
+                         slurm_time="2-00:00:00", max_jobs=200, cons_cores=16, max_memory="100G",
+                         slurm_args="--account=lab --nice=100")
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert (options.slurm_partition, options.slurm_time, options.max_jobs) == ("long", 2 * 86400, 200)
+    assert (options.consCores, options.maxMemory) == (16, 100 * 10**9)
+    assert options.slurm_args == f"--comment=cactus-run:{HOST_RUN_DIR} --account=lab --nice=100"
+    assert plan["slurm"]["defaulted"] == []
+    assert check_host_cactus_argv_with_toil(plan["cactus_restart_argv"]).restart is True
+
+
+def test_an_unlimited_partition_gets_no_slurm_time():
+    facts = dict(SLURM_FACTS, time_limit="infinite")
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=facts)
+    assert "--slurmTime" not in plan["cactus_argv"]
+
+
+@pytest.mark.parametrize("settings,variable,fragment", [
+    (dict(slurm_time="soon"), "cactus_slurm_time", "'soon' is not a Slurm time limit"),
+    (dict(max_jobs=0), "cactus_max_jobs", "not a whole number >= 1"),
+    (dict(slurm_args="--comment=mine"), "cactus_slurm_args", "'--comment=mine' would replace"),
+    (dict(slurm_args="-J x"), "cactus_slurm_args", "'-J' would replace"),
+    (dict(slurm_args="--partition=long"), "cactus_slurm_args", "set cactus_slurm_partition instead"),
+    (dict(slurm_args="-t 5"), "cactus_slurm_args", "set cactus_slurm_time instead"),
+    (dict(slurm_args="--mem=4G"), "cactus_slurm_args", "Toil refuses it"),
+    (dict(slurm_args="-c4"), "cactus_slurm_args", "Toil refuses it"),
+    (dict(extra_options=["--slurmTime", "1:00:00"]), "cactus_extra_options", "set cactus_slurm_time"),
+    (dict(extra_options=["--slurmArgs=--nice"]), "cactus_extra_options", "set cactus_slurm_args"),
+    (dict(extra_options=["--doubleMem", "false"]), "cactus_extra_options", "always true on Slurm"),
+    (dict(extra_options=["--batchLogs", "x"]), "cactus_extra_options", "batch_logs_dir"),
+])
+def test_bad_slurm_settings_name_the_variable(settings, variable, fragment):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, **settings)
+    assert caught.value.variable == variable and fragment in str(caught.value)

@@ -4,7 +4,8 @@ cactus <jobStore> <seqFile> <outputHal> [Toil options] [--consCores N] [--binari
 
 Options are parsed the way Cactus v3.2.1 parses them (a plain ArgumentParser given Toil's own options),
 and rejected where Cactus rejects them, with Cactus's messages. The workflow then runs on Toil's
-single_machine batch system whatever cluster was asked for: the test bed has no cluster to scale.
+single_machine batch system whatever cluster was asked for (the test bed has no cluster to scale),
+except --batchSystem slurm: the test bed has a real Slurm, so each Toil job is a Slurm job there.
 """
 
 import copy
@@ -33,13 +34,15 @@ from cactus_standin.workflow import JOB_RESOURCES, align_all  # noqa: E402 (afte
 
 logger = logging.getLogger("toil.cactus_standin")  # under "toil": Toil silences other loggers
 NO_LIMIT = 2**20  # Cactus treats --maxCores at or above this as "not given"
+# Batch systems the stand-in really runs on (stand-in behaviour): the test bed has a real Slurm.
+REAL_BATCH_SYSTEMS = ("single_machine", "slurm")
 
 
 def make_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="cactus",
         description=f"{VERSION_STRING}: a TEST STAND-IN for the Cactus aligner, not Cactus. It accepts "
-        "Cactus's command line, runs a small real Toil workflow on single_machine and writes a "
+        "Cactus's command line, runs a small real Toil workflow (single_machine, or Slurm) and writes a "
         "deterministic text file in place of the HAL.",
     )
     Job.Runner.addToilOptions(parser)
@@ -133,12 +136,14 @@ def aws_region(job_store: str) -> str:
 
 
 def run_on_single_machine(parser: ArgumentParser, options) -> None:
-    """No cluster to scale here: keep the job store, run every job on this machine."""
+    """No cluster to scale here: keep the job store, run every job on this machine - or, with
+    --batchSystem slurm and no provisioner, as Slurm jobs (the test bed has a real Slurm)."""
     asked = f"--batchSystem {options.batchSystem}"
     if options.provisioner:
         asked += f" --provisioner {options.provisioner}"
-    if asked == "--batchSystem single_machine":
-        logger.info("stand-in: running every job on single_machine (job store %s)", options.jobStore)
+    if options.batchSystem.lower() in REAL_BATCH_SYSTEMS and not options.provisioner:
+        logger.info("stand-in: running every job on %s (job store %s)", options.batchSystem, options.jobStore)
+        return
     else:
         logger.warning(
             "stand-in: no cluster in the test bed: running every job on single_machine instead of %s "
