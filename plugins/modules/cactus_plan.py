@@ -375,7 +375,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
 from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, region_of,
-                                               require_aws_settings)
+                                               require_aws_settings, safe_name)
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
@@ -470,6 +470,12 @@ def _measure_directory(genome, path):
     results = []
     for entry in entries:
         full = os.path.join(path, entry)
+        if entry != safe_name(entry):
+            # The directory's own name is made safe on the leader; its files keep theirs (rsync).
+            raise MeasureError(genome, f"file name '{entry}' in directory {path} holds characters Cactus "
+                               "misreads: it joins a directory's files with a shell command (cat), where "
+                               "spaces, quotes, globs and '$' are read", "rename the file using letters, digits, "
+                               "'.', '_' and '-', or join the files into one FASTA")
         if not os.path.isfile(full):
             raise MeasureError(genome, f"{full} is not a regular file, and Cactus concatenates every "
                                "entry of the directory", "keep only FASTA files in it")
@@ -496,14 +502,17 @@ def _from_remote_length(url, length, how):
 def measure_http(genome, timeout):
     """Content-Length by HEAD; servers refusing HEAD get a one-byte ranged GET."""
     try:
-        length = _http_length(genome.resolved, timeout)
+        length, headers = _http_length(genome.resolved, timeout)
     except Exception as error:  # any failure here means the leader may not get it either
         raise MeasureError(genome, f"cannot reach the URL ({error})",
                            "check the URL, or plan with offline=true (sizes unknown)") from None
-    return _from_remote_length(genome.resolved, length, "HTTP length")
+    # ETag and Last-Modified join the size in the run record's fingerprint of this input.
+    return dict(_from_remote_length(genome.resolved, length, "HTTP length"),
+                etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
 
 
 def _http_length(url, timeout):
+    """(length or None, headers of the answer)."""
     try:
         response = open_url(url, method="HEAD", timeout=timeout, follow_redirects="safe")
     except HTTPError as error:
@@ -511,13 +520,15 @@ def _http_length(url, timeout):
             raise
         return _ranged_get_length(url, timeout)
     length = response.headers.get("Content-Length")
-    return int(length) if length is not None else _ranged_get_length(url, timeout)
+    if length is None:
+        return _ranged_get_length(url, timeout)
+    return int(length), response.headers
 
 
 def _ranged_get_length(url, timeout):
     response = open_url(url, headers={"Range": "bytes=0-0"}, timeout=timeout, follow_redirects="safe")
     total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
-    return int(total) if total.isdigit() else None
+    return (int(total) if total.isdigit() else None), response.headers
 
 
 def measure_s3(genome, region):
@@ -537,7 +548,9 @@ def measure_s3(genome, region):
     except BotoCoreError as error:
         raise MeasureError(genome, f"cannot ask S3 ({error})", "configure AWS credentials, or plan "
                            "with offline=true") from None
-    return _from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length")
+    modified = head.get("LastModified")
+    return dict(_from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length"),
+                etag=head.get("ETag"), last_modified=modified.isoformat() if modified else None)
 
 
 # ---- All genomes ----------------------------------------------------------------------------------
@@ -671,7 +684,12 @@ def make_plan(params):
     measured = measure_genomes(seqfile, offline=params["offline"], region=region,
                                timeout=params["http_timeout"], known_sizes=params["genome_sizes"],
                                host_run=host_run)
-    return build_plan(seqfile, measured, settings)
+    plan = build_plan(seqfile, measured, settings)
+    for genome in plan["genomes"]:  # what identifies a URL's content, for the run record
+        for key in ("etag", "last_modified"):
+            if measured.get(genome["name"], {}).get(key):
+                genome[key] = measured[genome["name"]][key]
+    return plan
 
 
 def main():
