@@ -354,6 +354,20 @@ def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region
     return f"job store bucket '{bucket}' is free"
 
 
+def check_output_bucket(output, bucket, status):
+    """`status`: head_bucket on the bucket of an s3:// output. Toil exports the HAL there at the very
+    end of the run and does not create the bucket: it must exist and be reachable now."""
+    if status == 404:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} does not exist (Toil would "
+                             "fail to write the HAL there at the end of the run)",
+                             f"create it (aws s3 mb s3://{bucket}) or give another s3:// URL or a local path")
+    if status != 200:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} is not reachable with these "
+                             f"credentials (S3 answered {status})",
+                             "use a bucket of this AWS account, or give s3:PutObject and s3:ListBucket on it")
+    return f"output bucket '{bucket}' exists"
+
+
 # ---- Node types, spot bids, quotas ---------------------------------------------------------------
 
 

@@ -374,7 +374,7 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
-from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, region_of,
+from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, output_kind, region_of,
                                                require_aws_settings, safe_name)
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -597,6 +597,26 @@ def _given_size(genome, known_sizes):
     return size
 
 
+def check_local_output(path):
+    """A local output is a file the fetch step can write: not a directory, below a writable directory
+    (fetch creates the directories still missing)."""
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full):
+        raise PlanError("cactus_output", f"'{path}' is a directory, and the HAL is one file",
+                        f"give the file to write, e.g. {os.path.join(path, 'aligned.hal')}")
+    if os.path.lexists(full) and not os.access(full, os.W_OK):
+        raise PlanError("cactus_output", f"'{path}' exists and cannot be written", "give a file you may write")
+    parent = os.path.dirname(full)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise PlanError("cactus_output", f"'{parent}' is not a directory, so '{path}' cannot be made",
+                        "give a path below a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PlanError("cactus_output", f"directory '{parent}' cannot be written, so '{path}' cannot be made",
+                        "give a path in a directory you may write")
+
+
 def write_if_changed(path, text):
     """Write `text` to `path` atomically unless it is already there; True when written."""
     try:
@@ -676,6 +696,8 @@ def make_plan(params):
     seqfile = parse_seqfile(params["seqfile"])
     settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
+    if output_kind(settings.output) == "local":
+        check_local_output(settings.output)
     host_run = bool(settings.target_host)
     region = None
     if not host_run:  # a host run has no zone, and makes no AWS call

@@ -36,10 +36,12 @@ options:
         at least the current spot price there, and that the vCPU quotas hold the plan's maximum
         plus the leader; it also looks up on-demand prices.
       - C(storage) checks that the local genomes fit on the leader's disk.
+      - C(output) checks that the bucket of an C(s3://) O(output) exists and these credentials reach
+        it (Toil writes the HAL there and does not create the bucket).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage]
+    choices: [names, agent, clusters, jobstore, output, capacity, storage]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -50,7 +52,7 @@ options:
     description: Job store name, without C(aws:<region>:) (C(jobstore)).
     type: str
   output:
-    description: Where the HAL goes, a local path or an C(s3://) URL (C(names)).
+    description: Where the HAL goes, a local path or an C(s3://) URL (C(names), C(output)).
     type: str
   key_pair_name:
     description: EC2 key pair name, for messages (C(agent)).
@@ -181,6 +183,10 @@ capacity:
       quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
+output:
+  description: Empty; the check either passes or fails.
+  returned: when output is checked
+  type: dict
 storage:
   description: Empty; the check either passes or fails.
   returned: when storage is checked
@@ -213,6 +219,7 @@ from ansible.module_utils.toil_preflight import (
     check_jobstore_bucket,
     check_leader_storage,
     check_names,
+    check_output_bucket,
     check_offered,
     check_quota,
     existing_clusters,
@@ -343,29 +350,45 @@ def run_clusters(module):
 # ---- jobstore ------------------------------------------------------------------------------------
 
 
-def run_jobstore(module):
-    _required(module, "jobstore_name", "region")
-    p = module.params
-    bucket = jobstore_bucket(p["jobstore_name"])
+def _bucket_status(module, bucket):
+    """HTTP status of head_bucket: 200 (exists, ours), 403 (someone else's), 404 (none), or another."""
     try:
         module.client("s3").head_bucket(Bucket=bucket)
-        status = 200
+        return 200
     except ClientError as error:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket"):
-            status = 404
-        elif code in ("403", "AccessDenied"):
-            status = 403
-        elif status == 301:  # the bucket lives in another region: it exists
-            status = 200
+            return 404
+        if code in ("403", "AccessDenied"):
+            return 403
+        return 200 if status == 301 else status  # 301: the bucket lives in another region: it exists
     except BotoCoreError as error:
         _aws_fail(module, error, f"ask S3 about bucket {bucket}", "check the AWS credentials")
+
+
+def run_jobstore(module):
+    _required(module, "jobstore_name", "region")
+    p = module.params
+    bucket = jobstore_bucket(p["jobstore_name"])
+    status = _bucket_status(module, bucket)
     this_run = (
         bool(p["recorded_jobstore"]) and p["recorded_jobstore"] == f"aws:{module.region}:{p['jobstore_name']}"
     )
     report = check_jobstore_bucket(p["jobstore_name"], status, p["restart"], this_run, module.region)
     return {"msg": report, "bucket": bucket, "bucket_exists": status == 200}, []
+
+
+# ---- output --------------------------------------------------------------------------------------
+
+
+def run_output(module):
+    _required(module, "output")
+    output = module.params["output"]
+    if not output.startswith("s3://"):
+        return {"msg": f"output {output} is a local path (checked by the plan)"}, []
+    bucket = output[len("s3://"):].split("/", 1)[0]
+    return {"msg": check_output_bucket(output, bucket, _bucket_status(module, bucket))}, []
 
 
 # ---- capacity ------------------------------------------------------------------------------------
@@ -580,6 +603,7 @@ CHECKS = {
     "agent": run_agent,
     "clusters": run_clusters,
     "jobstore": run_jobstore,
+    "output": run_output,
     "capacity": run_capacity,
     "storage": run_storage,
 }
