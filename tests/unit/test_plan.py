@@ -505,34 +505,11 @@ def test_seed_guides_metrics_bug_is_never_emitted():
 # ---- Every command line the project can emit, checked by Toil -------------------------------------
 
 def cactus_v321_parser():
-    """Toil's workflow parser (a new one per check) plus the options cactus_progressive.main adds."""
-    from toil.job import Job
-    from toil.lib.conversions import human2bytes
+    """Cactus v3.2.1's parser: the stand-in's (Toil's workflow parser plus Cactus's options), which
+    test_cactus_options checks against the project's data of Cactus's options."""
+    from test_cactus_options import standin_parser
 
-    parser = Job.Runner.getDefaultArgumentParser()
-    parser.add_argument("seqFile")
-    parser.add_argument("outputHal", type=str)
-    parser.add_argument("--configFile", dest="configFile")
-    parser.add_argument("--root", dest="root", default=None)
-    parser.add_argument("--latest", dest="latest", action="store_true")
-    parser.add_argument("--containerImage", dest="containerImage", default=None)
-    parser.add_argument("--binariesMode", choices=["docker", "local", "singularity"], default=None)
-    parser.add_argument("--gpu", nargs="?", const="all", default=None)
-    parser.add_argument("--lastzCores", type=int, default=None)
-    parser.add_argument("--lastzMemory", type=human2bytes, default=None)
-    parser.add_argument("--fastga", action="store_true")
-    parser.add_argument("--consCores", type=int, default=None)
-    parser.add_argument("--consMemory", type=human2bytes, default=None)
-    parser.add_argument("--intermediateResultsUrl", default=None)
-    parser.add_argument("--skipPreprocessor", action="store_true")
-    parser.add_argument("--maxOutgroups", type=int, default=None)
-    parser.add_argument("--chromInfo")
-    parser.add_argument("--maskMode", default="default",
-                        choices=["red", "fastan", "lastz", "none", "default"])
-    parser.add_argument("--remask", action="store_true")
-    parser.add_argument("--branchScale", type=float, default=1.0)
-    parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None)
-    return parser
+    return standin_parser()
 
 
 def check_cactus_argv_with_toil(argv):
