@@ -576,3 +576,13 @@ def test_module_checks_a_real_ssh_agent(tmp_path, preflight_module):
             preflight_module.run_agent(FakeModule(key_fingerprint=fingerprint, key_pair_name="k"))
     finally:
         os.kill(pid, 15)
+
+
+def test_output_bucket_must_exist_and_be_reachable():
+    from ansible.module_utils.toil_preflight import check_output_bucket
+
+    assert check_output_bucket("s3://out/a.hal", "out", 200) == "output bucket 'out' exists"
+    with pytest.raises(PreflightError, match="^cactus_output: bucket 'out' of s3://out/a.hal does not exist"):
+        check_output_bucket("s3://out/a.hal", "out", 404)
+    with pytest.raises(PreflightError, match="^cactus_output: bucket 'out' .* not reachable .* answered 403"):
+        check_output_bucket("s3://out/a.hal", "out", 403)
