@@ -35,7 +35,8 @@ def fingerprints(genomes, manifest_text, seqfile_text, leader_genomes_dir):
             else:  # a directory: its files, in name order
                 inner = sorted((r[len(rel) + 1:], d) for r, d in digests.items() if r.startswith(rel + "/"))
                 text = "".join(f"{d}  {r}\n" for r, d in inner)
-                found[genome["name"]] = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "files": len(inner)}
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                found[genome["name"]] = {"sha256": digest, "files": len(inner)}
         else:
             found[genome["name"]] = {"url": genome.get("resolved") or genome.get("path"),
                                      "size": genome.get("size_on_disk"), "etag": genome.get("etag"),
@@ -103,6 +104,6 @@ def verdict(state, changed, jobstore, name_variable, name_value, output):
                       f"Its HAL ({output}) is the alignment of the earlier inputs, not of the current ones. "
                       f"To {again}; or put the inputs back as they were.")
     go_on = "watch it with --tags status" if state == "running" else "continue it with --tags restart"
-    return True, (f"The inputs changed since the alignment in job store {jobstore} started ({state}): {listed}. "
-                  "The copies it reads were left as they were. Either put the inputs back as they were and "
-                  f"{go_on}, or {again}.")
+    return True, (f"The inputs changed since the alignment in job store {jobstore} started ({state}): "
+                  f"{listed}. The copies it reads were left as they were. Either put the inputs back as they "
+                  f"were and {go_on}, or {again}.")

@@ -586,8 +586,9 @@ def check_extra_option_names(extra):
                     break
         for value in values:
             if choices and all(isinstance(c, str) for c in choices) and value not in choices:
-                raise PlanError(VARS["extra_options"], f"{option} '{value}' is not one of "
-                                f"{', '.join(choices)} (cactus {version})", f"use one of: {', '.join(choices)}")
+                allowed = ", ".join(choices)
+                raise PlanError(VARS["extra_options"], f"{option} '{value}' is not one of {allowed} "
+                                f"(cactus {version})", f"use one of: {allowed}")
 
 
 def _find_option(name, longs, table, version):
@@ -936,7 +937,8 @@ def _sizing_warnings(genomes, default_types, zone):
 def _leader_paths(settings, run_dir, out_kind):
     output = None
     if out_kind == "local":  # Toil exports to a file:// URL of this path: a safe name (safe_name)
-        output = settings.leader_output or f"{run_dir}/{safe_name(os.path.basename(settings.output) or 'out.hal')}"
+        name = safe_name(os.path.basename(settings.output) or "out.hal")
+        output = settings.leader_output or f"{run_dir}/{name}"
     return {"run_dir": run_dir, "seqfile": settings.leader_seqfile or f"{run_dir}/seqfile.txt",
             "output": output, "log_file": settings.log_file or f"{run_dir}/cactus.log"}
 
@@ -998,8 +1000,8 @@ def check_leader_run_dir(run_dir, mode):
     bad = sorted(set(SAFE_PATH_RE.findall(run_dir)))
     if bad:
         name = "cactus_run_name" if mode == "host" else VARS["jobstore_name"]
-        raise PlanError(VARS["leader_run_dir"], f"the run directory '{run_dir}' holds {''.join(bad)!r}, which "
-                        "Toil misreads in the file:// URLs Cactus makes of local paths",
+        raise PlanError(VARS["leader_run_dir"], f"the run directory '{run_dir}' holds {''.join(bad)!r}, "
+                        "which Toil misreads in the file:// URLs Cactus makes of local paths",
                         f"use a cactus_leader_dir (and {name}) of letters, digits, '.', '_', '-' and '/'")
     return run_dir
 

@@ -474,8 +474,9 @@ def _measure_directory(genome, path):
             # The directory's own name is made safe on the leader; its files keep theirs (rsync).
             raise MeasureError(genome, f"file name '{entry}' in directory {path} holds characters Cactus "
                                "misreads: it joins a directory's files with a shell command (cat), where "
-                               "spaces, quotes, globs and '$' are read", "rename the file using letters, digits, "
-                               "'.', '_' and '-', or join the files into one FASTA")
+                               "spaces, quotes, globs and '$' are read",
+                               "rename the file using letters, digits, '.', '_' and '-', or join the files "
+                               "into one FASTA")
         if not os.path.isfile(full):
             raise MeasureError(genome, f"{full} is not a regular file, and Cactus concatenates every "
                                "entry of the directory", "keep only FASTA files in it")
@@ -605,7 +606,8 @@ def check_local_output(path):
         raise PlanError("cactus_output", f"'{path}' is a directory, and the HAL is one file",
                         f"give the file to write, e.g. {os.path.join(path, 'aligned.hal')}")
     if os.path.lexists(full) and not os.access(full, os.W_OK):
-        raise PlanError("cactus_output", f"'{path}' exists and cannot be written", "give a file you may write")
+        raise PlanError("cactus_output", f"'{path}' exists and cannot be written",
+                        "give a file you may write")
     parent = os.path.dirname(full)
     while not os.path.lexists(parent):
         parent = os.path.dirname(parent)
@@ -613,8 +615,8 @@ def check_local_output(path):
         raise PlanError("cactus_output", f"'{parent}' is not a directory, so '{path}' cannot be made",
                         "give a path below a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PlanError("cactus_output", f"directory '{parent}' cannot be written, so '{path}' cannot be made",
-                        "give a path in a directory you may write")
+        raise PlanError("cactus_output", f"directory '{parent}' cannot be written, so '{path}' cannot be "
+                        "made", "give a path in a directory you may write")
 
 
 def write_if_changed(path, text):

@@ -64,7 +64,8 @@ options:
     type: str
     default: ""
   name_variable:
-    description: The variable that names a new job store (C(toil_jobstore_name), on a host C(cactus_run_name)).
+    description:
+      - The variable that names a new job store (C(toil_jobstore_name), on a host C(cactus_run_name)).
     type: str
     default: toil_jobstore_name
   name_value:

@@ -76,8 +76,8 @@ def make_parser() -> ArgumentParser:
     parser.add_argument("--skipPreprocessor", action="store_true", help=ignored)
     parser.add_argument("--maxOutgroups", type=int, help=ignored)
     parser.add_argument("--chromInfo", help=ignored)
-    parser.add_argument("--maskMode", default="default", choices=["red", "fastan", "lastz", "none", "default"],
-                        help=ignored)
+    masks = ["red", "fastan", "lastz", "none", "default"]
+    parser.add_argument("--maskMode", default="default", choices=masks, help=ignored)
     parser.add_argument("--remask", action="store_true", help=ignored)
     parser.add_argument("--branchScale", type=float, default=1.0, help=ignored)
     parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None, help=ignored)
