@@ -30,6 +30,11 @@ description:
   - Relative local genome paths are resolved against the seqFile's directory (Cactus itself
     would use the current directory of the cactus process, which means nothing here). The plan
     gives each local genome a path on the leader and the text of the seqFile to write there.
+  - Leader paths are read literally by Cactus and Toil (which read a local path as a C(file://)
+    URL): characters other than letters, digits, C(.), C(_) and C(-) in a genome's name or file name
+    become C(_) there. A run directory with other characters is refused, and so are files of a
+    genome directory with such names (Cactus joins them with a shell command).
+  - A local O(output) must be a file path (not a directory) below a directory the user may write.
 version_added: "1.0.0"
 author: Cactus-on-Toil project
 requirements:
@@ -157,6 +162,9 @@ options:
       - More cactus options, appended last (list, or one string split like a shell would).
       - Options the plan writes (C(--batchSystem), C(--nodeTypes), C(--consCores), ...) are
         refused with the variable to set instead.
+      - Every other token must be an option of Cactus v3.2.1 (module_utils C(cactus_options), read
+        from its source) or of Toil 9.4.1 (its own parser), or an unambiguous prefix of one, or that
+        option's value; an unknown option gets a close match as a hint.
       - On a host, C(--batchSystem), C(--maxCores), C(--maxMemory), C(--consCores), C(--logFile) and
         C(--restart) are refused the same way, and the cluster options C(--provisioner),
         C(--nodeTypes), C(--minNodes), C(--maxNodes), C(--nodeStorage) too. C(--binariesMode) is allowed.
@@ -331,7 +339,8 @@ plan:
       type: str
     genomes:
       description: Aligned genomes with name, path, resolved, kind, outgroup, size, size_class,
-        size_on_disk, size_method and leader_path.
+        size_on_disk, size_method and leader_path; URLs also with etag and last_modified when the
+        server gave them (with the size, they fingerprint the input in the run record).
       type: list
       elements: dict
     cost_per_hour:

@@ -13,6 +13,10 @@ description:
   - Checksums are cached by path, size and modification time in O(cache), so a re-run does not
     read unchanged genomes again.
   - Runs on the controller. Remote genomes (URLs) are left alone.
+  - Returns the inputs' fingerprints (the seqFile's SHA-256, each local genome's from the manifest,
+    each URL with what the plan measured) and compares them with those of O(record), the run record
+    of this job store: when a started or finished run's inputs changed it fails before anything is
+    sent, naming the changed inputs and the way forward (module_utils C(cactus_inputs)).
 options:
   genomes:
     description: The plan's genomes (C(name), C(kind), C(resolved), C(leader_path), C(outgroup)).
