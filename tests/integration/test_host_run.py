@@ -330,6 +330,9 @@ def test_odd_file_names_align_and_edited_inputs_never_pass_for_the_old_hal(host_
     assert fetch.returncode != 0
     assert "is the alignment of the earlier inputs" in " ".join(fetch.stdout.split()), fetch.stdout[-3000:]
     assert project.output.read_bytes() == old_hal
+    status = " ".join(project.play("--tags", "status").stdout.split())
+    assert "The inputs changed since the alignment" in status, status[-3000:]
+    assert "state: finished (of earlier inputs: genome pct (sha256" in status
 
     # The way forward it named: a new run name, a new job store; the old one is left alone.
     project.play("-e", "cactus_run_name=hostodd-2")
