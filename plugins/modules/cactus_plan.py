@@ -31,7 +31,7 @@ description:
     would use the current directory of the cactus process, which means nothing here). The plan
     gives each local genome a path on the leader and the text of the seqFile to write there.
   - Leader paths are read literally by Cactus and Toil (which read a local path as a C(file://)
-    URL): characters other than letters, digits, C(.), C(_) and C(-) in a genome's name or file name
+    URL); characters other than letters, digits, C(.), C(_) and C(-) in a genome's name or file name
     become C(_) there. A run directory with other characters is refused, and so are files of a
     genome directory with such names (Cactus joins them with a shell command).
   - A local O(output) must be a file path (not a directory) below a directory the user may write.

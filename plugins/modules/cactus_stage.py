@@ -15,7 +15,7 @@ description:
   - Runs on the controller. Remote genomes (URLs) are left alone.
   - Returns the inputs' fingerprints (the seqFile's SHA-256, each local genome's from the manifest,
     each URL with what the plan measured) and compares them with those of O(record), the run record
-    of this job store: when a started or finished run's inputs changed it fails before anything is
+    of this job store; when a started or finished run's inputs changed it fails before anything is
     sent, naming the changed inputs and the way forward (module_utils C(cactus_inputs)).
 options:
   genomes:
