@@ -105,6 +105,7 @@ VARS = {
     "max_cores": "cactus_max_cores",
     "max_memory": "cactus_max_memory",
     "leader_run_dir": "cactus_leader_dir",
+    "staging_url": "cactus_transfer_s3_url",
 }
 
 # Options the plan writes into the cactus command: the user sets them through a variable instead.
@@ -993,6 +994,20 @@ def leader_genome_paths(seqfile, run_dir):
         used.add(folder)
         paths[genome.name] = f"{run_dir}/genomes/{folder}/{safe_name(os.path.basename(genome.resolved))}"
     return paths
+
+
+def check_staging_url(url):
+    """(bucket, prefix) of cactus_transfer_s3_url. Toil reads s3:// URLs with urlparse ('?' and '#'
+    would cut the key); the rest of each key is a leader path below the genomes directory, already safe."""
+    match = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$", url or "")
+    if not match:
+        raise PlanError(VARS["staging_url"], f"{url!r} is not an s3://bucket[/prefix] URL",
+                        "give e.g. s3://my-bucket/cactus-inputs (the bucket is created when missing)")
+    prefix = (match.group(2) or "").strip("/")
+    if SAFE_PATH_RE.search(prefix):
+        raise PlanError(VARS["staging_url"], f"the prefix '{prefix}' holds characters Toil may misread in an "
+                        "s3:// URL", "use letters, digits and . _ - /")
+    return match.group(1), prefix
 
 
 def check_leader_run_dir(run_dir, mode):

@@ -19,6 +19,7 @@ from ansible.module_utils.cactus_plan import (
     GB,
     PlanError,
     check_cluster_name,
+    check_staging_url,
     default_leader_storage,
     names_conflict,
     output_kind,
@@ -60,7 +61,7 @@ def _from_plan_error(error):
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
 
-def check_names(cluster_name, zone, output, known_regions=None):
+def check_names(cluster_name, zone, output, known_regions=None, staging_url=""):
     """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
     A region where a zone is required gets its own message (Toil's launch-cluster needs a zone).
@@ -82,6 +83,8 @@ def check_names(cluster_name, zone, output, known_regions=None):
         )
     try:
         kind = output_kind(output)
+        if staging_url:
+            check_staging_url(staging_url)
     except PlanError as error:
         raise _from_plan_error(error) from None
     return {"region": region, "output_kind": kind}

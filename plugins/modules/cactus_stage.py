@@ -141,10 +141,10 @@ inputs_message:
 import hashlib
 import json
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.cactus_inputs import changes, fingerprints, verdict
+from ansible.module_utils.cactus_plan import check_staging_url
 
 CHUNK = 4 * 1024 * 1024
 
@@ -257,13 +257,7 @@ def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
 
 def s3_layout(genomes, leader_genomes_dir, s3_url, tree, manifest_text):
     """Where each local genome goes in S3, and the seqFile that points there."""
-    bucket, _, prefix = s3_url[len("s3://"):].partition("/")
-    prefix = prefix.strip("/")
-    # Toil reads an s3:// URL with urlparse: '?' and '#' would cut the key. The rest of each key is
-    # the genome's leader path below the genomes directory, already made safe by the plan.
-    if re.search(r"[^A-Za-z0-9._/-]", prefix):
-        raise ValueError(f"cactus_transfer_s3_url: the prefix '{prefix}' holds characters Toil may misread "
-                         "in an s3:// URL; use letters, digits and . _ - /")
+    bucket, prefix = check_staging_url(s3_url)  # pre-flight checked it already
     digests = {}
     for line in manifest_text.splitlines():
         digest, rel = line.split("  ", 1)
@@ -312,8 +306,6 @@ def main():
             p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"], dry_run=module.check_mode
         )
         if p["s3_url"]:
-            if not p["s3_url"].startswith("s3://") or len(p["s3_url"]) <= len("s3://"):
-                raise ValueError(f"{p['s3_url']!r} is not an s3://bucket[/prefix] URL")
             result["uploads"], result["seqfile_text"] = s3_layout(
                 p["genomes"], p["leader_genomes_dir"], p["s3_url"], p["tree"], result["manifest_text"]
             )

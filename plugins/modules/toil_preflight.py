@@ -54,6 +54,12 @@ options:
   output:
     description: Where the HAL goes, a local path or an C(s3://) URL (C(names), C(output)).
     type: str
+  staging_url:
+    description:
+      - C(cactus_transfer_s3_url) when genomes are staged in S3, else empty (C(names)); an
+        C(s3://bucket[/prefix]) URL whose prefix Toil reads literally.
+    type: str
+    default: ""
   key_pair_name:
     description: EC2 key pair name, for messages (C(agent)).
     type: str
@@ -260,7 +266,7 @@ def run_names(module):
     session = boto3.session.Session()
     partitions = session.get_available_partitions()  # aws, aws-cn, aws-us-gov, ...
     regions = {r for part in partitions for r in session.get_available_regions("ec2", part)}
-    result = check_names(p["cluster_name"], p["zone"], p["output"], regions)
+    result = check_names(p["cluster_name"], p["zone"], p["output"], regions, p["staging_url"])
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
         f"output {p['output']} ({result['output_kind']})",
@@ -617,6 +623,7 @@ def main():
             zone=dict(type="str"),
             jobstore_name=dict(type="str"),
             output=dict(type="str"),
+            staging_url=dict(type="str", default=""),
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),

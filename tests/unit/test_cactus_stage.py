@@ -108,6 +108,6 @@ def test_s3_prefix_toil_would_misread_is_refused(tmp_path):
     try:
         cactus_stage.s3_layout(genomes, LEADER, "s3://inputs/run#1", None, result["manifest_text"])
     except ValueError as e:
-        assert str(e).startswith("cactus_transfer_s3_url: the prefix 'run#1'")
+        assert str(e).startswith("cactus_transfer_s3_url: the prefix 'run#1' holds characters Toil")
     else:
         raise AssertionError("expected a ValueError")
