@@ -118,6 +118,7 @@ VARS = {
     "slurm_time": "cactus_slurm_time",
     "slurm_args": "cactus_slurm_args",
     "max_jobs": "cactus_max_jobs",
+    "staging_url": "cactus_transfer_s3_url",
 }
 
 # Options the plan writes into the cactus command: the user sets them through a variable instead.
@@ -758,6 +759,9 @@ def output_kind(output):
     if match.group(1).lower() != "s3" or not re.match(r"^s3://[^/]+/.+[^/]$", output):
         raise PlanError(variable, f"'{output}' is not an s3://bucket/key URL or a local path",
                         "Toil exports the HAL to s3:// or to a file on the leader")
+    if "?" in output or "#" in output:  # Toil reads the key from urlparse(...).path
+        raise PlanError(variable, f"'{output}' holds '?' or '#', which Toil reads as the start of a query or "
+                        "a fragment, not as part of the key", "use a key of letters, digits and . _ - /")
     return "s3"
 
 
@@ -801,10 +805,83 @@ def check_extra_options(extra, cons_cores, mode="aws"):
             _check_metrics_value(token, extra[index + 1:index + 2])
         if name == "--maxCores" and cons_cores is not None:
             _check_max_cores(token, extra[index + 1:index + 2], cons_cores)
+    check_extra_option_names(extra)
 
 
 def _refuse_option(token, problem, fix):
     raise PlanError(VARS["extra_options"], f"'{token}' {problem}", fix)
+
+
+@lru_cache(maxsize=1)
+def cactus_option_table():
+    """{option string: (nargs, choices)} of the pinned Cactus's `cactus` parser: Toil's workflow
+    options from Toil's own parser (the one Cactus builds on), and Cactus's own from the data in
+    cactus_options (read from its release's source)."""
+    from ansible.module_utils.cactus_options import CACTUS_OPTIONS
+    from toil.job import Job
+
+    table = {}
+    for action in Job.Runner.getDefaultArgumentParser()._actions:
+        for option in action.option_strings:
+            table[option] = (action.nargs, action.choices)
+    for option, spec in CACTUS_OPTIONS.items():
+        table[option] = (spec["nargs"], spec.get("choices"))
+    return table
+
+
+def check_extra_option_names(extra):
+    """Every token of `extra` is an option of the pinned Cactus (or an unambiguous prefix of one, which
+    argparse accepts) or that option's value: what cactus would refuse on the leader fails here."""
+    from ansible.module_utils.cactus_options import CACTUS_OPTIONS_VERSION as version
+
+    table = cactus_option_table()
+    longs = sorted(o for o in table if o.startswith("--"))
+    tokens = list(extra)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if not token.startswith("-") or token in ("-", "--"):
+            raise PlanError(VARS["extra_options"], f"'{token}' is neither a cactus option nor an option's "
+                            "value (cactus would stop: unrecognized arguments)",
+                            "give options with their values, e.g. ['--root', 'mr']")
+        name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
+        if not token.startswith("--") and len(token) > 2:
+            attached = token[2:]
+        option = _find_option(name, longs, table, version)
+        nargs, choices = table[option]
+        values = [attached] if attached is not None else []
+        if attached is None and nargs is None:
+            if index >= len(tokens):
+                raise PlanError(VARS["extra_options"], f"'{token}' needs a value", f"write {option} VALUE")
+            values, index = [tokens[index]], index + 1
+        elif attached is None and nargs in ("?", "*", "+"):
+            while index < len(tokens) and not tokens[index].startswith("-"):
+                values.append(tokens[index])
+                index += 1
+                if nargs == "?":
+                    break
+        for value in values:
+            if choices and all(isinstance(c, str) for c in choices) and value not in choices:
+                allowed = ", ".join(choices)
+                raise PlanError(VARS["extra_options"], f"{option} '{value}' is not one of {allowed} "
+                                f"(cactus {version})", f"use one of: {allowed}")
+
+
+def _find_option(name, longs, table, version):
+    if name in table:
+        return name
+    if name.startswith("--"):
+        matches = [o for o in longs if o.startswith(name)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise PlanError(VARS["extra_options"], f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
+                            "write the whole option name")
+    close = get_close_matches(name, longs if name.startswith("--") else list(table), 1, 0.6)
+    fix = f"did you mean {close[0]}?" if close else "see cactus --help of that release"
+    raise PlanError(VARS["extra_options"], f"'{name}' is not an option of cactus {version} (its own options "
+                    "and Toil 9.4.1's)", fix)
 
 
 def _check_metrics_value(token, following):
@@ -1024,7 +1101,7 @@ def build_plan(seqfile, measurements, settings):
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
     warnings += _sizing_warnings(genomes, normalize_node_types(settings.node_types) is None, settings.zone)
 
-    run_dir = settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}"
+    run_dir = check_leader_run_dir(settings.leader_run_dir or f"/var/lib/toil/cactus/{jobstore_name}", "aws")
     paths = _leader_paths(settings, run_dir, out_kind)
     leader_genomes = _place_genomes(seqfile, genomes, paths["run_dir"])
     cactus_output = settings.output if out_kind == "s3" else paths["output"]
@@ -1190,8 +1267,9 @@ def _sizing_warnings(genomes, default_types, zone):
 
 def _leader_paths(settings, run_dir, out_kind):
     output = None
-    if out_kind == "local":
-        output = settings.leader_output or f"{run_dir}/{os.path.basename(settings.output) or 'out.hal'}"
+    if out_kind == "local":  # Toil exports to a file:// URL of this path: a safe name (safe_name)
+        name = safe_name(os.path.basename(settings.output) or "out.hal")
+        output = settings.leader_output or f"{run_dir}/{name}"
     return {"run_dir": run_dir, "seqfile": settings.leader_seqfile or f"{run_dir}/seqfile.txt",
             "output": output, "log_file": settings.log_file or f"{run_dir}/cactus.log"}
 
@@ -1218,18 +1296,59 @@ def _place_genomes(seqfile, genomes, run_dir):
     return leader_genomes
 
 
+# Characters a leader path may hold. Cactus v3.2.1 hands a local genome to Toil as "file://" +
+# the path (cactus.shared.common.makeURL) and Toil reads it back with urlparse + unquote
+# (FileJobStore._extract_path_from_url): "?" starts a query, "#" a fragment, "%41" becomes "A".
+# A directory genome's files are joined by a shell command (catFiles: "cat <paths> > tmp"), where
+# spaces, globs and quotes are read too. Letters, digits, ".", "_" and "-" are read literally by both.
+SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]")
+SAFE_PATH_RE = re.compile(r"[^A-Za-z0-9._/-]")
+
+
+def safe_name(name):
+    """`name` with every character Toil or a shell could misread replaced by "_" (extensions kept)."""
+    safe = SAFE_NAME_RE.sub("_", name)
+    return "_" + safe if safe in ("", ".", "..") else safe
+
+
 def leader_genome_paths(seqfile, run_dir):
-    """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>."""
+    """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>, both made
+    safe (safe_name): the leader's seqFile names the copy, which Toil then reads literally."""
     paths, used = {}, set()
     for genome in seqfile.imported():
         if genome.kind != "local":
             continue
-        folder = re.sub(r"[^A-Za-z0-9._-]", "_", genome.name)
-        if folder in used or folder in (".", ".."):
+        folder = safe_name(genome.name)
+        if folder in used:
             folder = f"{folder}-{genome.line}"
         used.add(folder)
-        paths[genome.name] = f"{run_dir}/genomes/{folder}/{os.path.basename(genome.resolved)}"
+        paths[genome.name] = f"{run_dir}/genomes/{folder}/{safe_name(os.path.basename(genome.resolved))}"
     return paths
+
+
+def check_staging_url(url):
+    """(bucket, prefix) of cactus_transfer_s3_url. Toil reads s3:// URLs with urlparse ('?' and '#'
+    would cut the key); the rest of each key is a leader path below the genomes directory, already safe."""
+    match = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$", url or "")
+    if not match:
+        raise PlanError(VARS["staging_url"], f"{url!r} is not an s3://bucket[/prefix] URL",
+                        "give e.g. s3://my-bucket/cactus-inputs (the bucket is created when missing)")
+    prefix = (match.group(2) or "").strip("/")
+    if SAFE_PATH_RE.search(prefix):
+        raise PlanError(VARS["staging_url"], f"the prefix '{prefix}' holds characters Toil may misread in an "
+                        "s3:// URL", "use letters, digits and . _ - /")
+    return match.group(1), prefix
+
+
+def check_leader_run_dir(run_dir, mode):
+    """Every leader path starts with the run directory: it must be read literally too."""
+    bad = sorted(set(SAFE_PATH_RE.findall(run_dir)))
+    if bad:
+        name = "cactus_run_name" if mode == "host" else VARS["jobstore_name"]
+        raise PlanError(VARS["leader_run_dir"], f"the run directory '{run_dir}' holds {''.join(bad)!r}, "
+                        "which Toil misreads in the file:// URLs Cactus makes of local paths",
+                        f"use a cactus_leader_dir (and {name}) of letters, digits, '.', '_', '-' and '/'")
+    return run_dir
 
 
 def render_seqfile(seqfile, path_map):
@@ -1282,7 +1401,7 @@ def build_host_plan(seqfile, measurements, settings):
     warnings = list(seqfile.warnings)
     target_host = _check_target_host(settings.target_host)
     batch_system = check_batch_system(settings.batch_system)
-    run_dir = _host_run_dir(settings.leader_run_dir)
+    run_dir = check_leader_run_dir(_host_run_dir(settings.leader_run_dir), "host")
     slurm, defaults = _slurm_plan(settings, run_dir) if batch_system == "slurm" else (None, {})
     max_cores, max_memory = _host_limits(settings, batch_system)
     if max_memory is None and defaults.get("max_memory"):

@@ -23,6 +23,7 @@ from ansible.module_utils.cactus_plan import (
     PlanError,
     check_cluster_name,
     check_instance_profile,
+    check_staging_url,
     default_leader_storage,
     names_conflict,
     output_kind,
@@ -64,7 +65,7 @@ def _from_plan_error(error):
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
 
-def check_names(cluster_name, zone, output, known_regions=None):
+def check_names(cluster_name, zone, output, known_regions=None, staging_url=""):
     """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
     A region where a zone is required gets its own message (Toil's launch-cluster needs a zone).
@@ -86,6 +87,8 @@ def check_names(cluster_name, zone, output, known_regions=None):
         )
     try:
         kind = output_kind(output)
+        if staging_url:
+            check_staging_url(staging_url)
     except PlanError as error:
         raise _from_plan_error(error) from None
     return {"region": region, "output_kind": kind}
@@ -356,6 +359,20 @@ def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region
             "the align step goes on with it"
         )
     return f"job store bucket '{bucket}' is free"
+
+
+def check_output_bucket(output, bucket, status):
+    """`status`: head_bucket on the bucket of an s3:// output. Toil exports the HAL there at the very
+    end of the run and does not create the bucket: it must exist and be reachable now."""
+    if status == 404:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} does not exist (Toil would "
+                             "fail to write the HAL there at the end of the run)",
+                             f"create it (aws s3 mb s3://{bucket}) or give another s3:// URL or a local path")
+    if status != 200:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} is not reachable with these "
+                             f"credentials (S3 answered {status})",
+                             "use a bucket of this AWS account, or give s3:PutObject and s3:ListBucket on it")
+    return f"output bucket '{bucket}' exists"
 
 
 # ---- Node types, spot bids, quotas ---------------------------------------------------------------

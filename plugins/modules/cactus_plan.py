@@ -30,6 +30,11 @@ description:
   - Relative local genome paths are resolved against the seqFile's directory (Cactus itself
     would use the current directory of the cactus process, which means nothing here). The plan
     gives each local genome a path on the leader and the text of the seqFile to write there.
+  - Leader paths are read literally by Cactus and Toil (which read a local path as a C(file://)
+    URL); characters other than letters, digits, C(.), C(_) and C(-) in a genome's name or file name
+    become C(_) there. A run directory with other characters is refused, and so are files of a
+    genome directory with such names (Cactus joins them with a shell command).
+  - A local O(output) must be a file path (not a directory) below a directory the user may write.
 version_added: "1.0.0"
 author: Cactus-on-Toil project
 requirements:
@@ -184,6 +189,9 @@ options:
       - More cactus options, appended last (list, or one string split like a shell would).
       - Options the plan writes (C(--batchSystem), C(--nodeTypes), C(--consCores), ...) are
         refused with the variable to set instead.
+      - Every other token must be an option of Cactus v3.2.1 (module_utils C(cactus_options), read
+        from its source) or of Toil 9.4.1 (its own parser), or an unambiguous prefix of one, or that
+        option's value; an unknown option gets a close match as a hint.
       - On a host, C(--batchSystem), C(--maxCores), C(--maxMemory), C(--consCores), C(--logFile) and
         C(--restart) are refused the same way, and the cluster options C(--provisioner),
         C(--nodeTypes), C(--minNodes), C(--maxNodes), C(--nodeStorage) too. C(--binariesMode) is allowed.
@@ -410,7 +418,8 @@ plan:
       type: str
     genomes:
       description: Aligned genomes with name, path, resolved, kind, outgroup, size, size_class,
-        size_on_disk, size_method and leader_path.
+        size_on_disk, size_method and leader_path; URLs also with etag and last_modified when the
+        server gave them (with the size, they fingerprint the input in the run record).
       type: list
       elements: dict
     cost_per_hour:
@@ -453,8 +462,8 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.cactus_seqfile import SeqFileError, parse_seqfile
-from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, region_of,
-                                               require_aws_settings)
+from ansible.module_utils.cactus_plan import (PlanError, PlanSettings, build_plan, output_kind, region_of,
+                                               require_aws_settings, safe_name)
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Uncompressed/compressed for DNA FASTA: UCSC hg38.fa.gz is ~0.94 GB for ~3.2 GB of sequence.
@@ -549,6 +558,13 @@ def _measure_directory(genome, path):
     results = []
     for entry in entries:
         full = os.path.join(path, entry)
+        if entry != safe_name(entry):
+            # The directory's own name is made safe on the leader; its files keep theirs (rsync).
+            raise MeasureError(genome, f"file name '{entry}' in directory {path} holds characters Cactus "
+                               "misreads: it joins a directory's files with a shell command (cat), where "
+                               "spaces, quotes, globs and '$' are read",
+                               "rename the file using letters, digits, '.', '_' and '-', or join the files "
+                               "into one FASTA")
         if not os.path.isfile(full):
             raise MeasureError(genome, f"{full} is not a regular file, and Cactus concatenates every "
                                "entry of the directory", "keep only FASTA files in it")
@@ -575,14 +591,17 @@ def _from_remote_length(url, length, how):
 def measure_http(genome, timeout):
     """Content-Length by HEAD; servers refusing HEAD get a one-byte ranged GET."""
     try:
-        length = _http_length(genome.resolved, timeout)
+        length, headers = _http_length(genome.resolved, timeout)
     except Exception as error:  # any failure here means the leader may not get it either
         raise MeasureError(genome, f"cannot reach the URL ({error})",
                            "check the URL, or plan with offline=true (sizes unknown)") from None
-    return _from_remote_length(genome.resolved, length, "HTTP length")
+    # ETag and Last-Modified join the size in the run record's fingerprint of this input.
+    return dict(_from_remote_length(genome.resolved, length, "HTTP length"),
+                etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
 
 
 def _http_length(url, timeout):
+    """(length or None, headers of the answer)."""
     try:
         response = open_url(url, method="HEAD", timeout=timeout, follow_redirects="safe")
     except HTTPError as error:
@@ -590,13 +609,15 @@ def _http_length(url, timeout):
             raise
         return _ranged_get_length(url, timeout)
     length = response.headers.get("Content-Length")
-    return int(length) if length is not None else _ranged_get_length(url, timeout)
+    if length is None:
+        return _ranged_get_length(url, timeout)
+    return int(length), response.headers
 
 
 def _ranged_get_length(url, timeout):
     response = open_url(url, headers={"Range": "bytes=0-0"}, timeout=timeout, follow_redirects="safe")
     total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
-    return int(total) if total.isdigit() else None
+    return (int(total) if total.isdigit() else None), response.headers
 
 
 def measure_s3(genome, region):
@@ -616,7 +637,9 @@ def measure_s3(genome, region):
     except BotoCoreError as error:
         raise MeasureError(genome, f"cannot ask S3 ({error})", "configure AWS credentials, or plan "
                            "with offline=true") from None
-    return _from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length")
+    modified = head.get("LastModified")
+    return dict(_from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length"),
+                etag=head.get("ETag"), last_modified=modified.isoformat() if modified else None)
 
 
 # ---- All genomes ----------------------------------------------------------------------------------
@@ -662,6 +685,27 @@ def _given_size(genome, known_sizes):
     if size < 0 or isinstance(value, bool):
         raise MeasureError(genome, f"genome_sizes gives {value!r}", "give the uncompressed size in bytes")
     return size
+
+
+def check_local_output(path):
+    """A local output is a file the fetch step can write: not a directory, below a writable directory
+    (fetch creates the directories still missing)."""
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full):
+        raise PlanError("cactus_output", f"'{path}' is a directory, and the HAL is one file",
+                        f"give the file to write, e.g. {os.path.join(path, 'aligned.hal')}")
+    if os.path.lexists(full) and not os.access(full, os.W_OK):
+        raise PlanError("cactus_output", f"'{path}' exists and cannot be written",
+                        "give a file you may write")
+    parent = os.path.dirname(full)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise PlanError("cactus_output", f"'{parent}' is not a directory, so '{path}' cannot be made",
+                        "give a path below a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PlanError("cactus_output", f"directory '{parent}' cannot be written, so '{path}' cannot be "
+                        "made", "give a path in a directory you may write")
 
 
 def write_if_changed(path, text):
@@ -757,6 +801,8 @@ def make_plan(params):
     seqfile = parse_seqfile(params["seqfile"])
     settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
+    if output_kind(settings.output) == "local":
+        check_local_output(settings.output)
     host_run = bool(settings.target_host)
     region = None
     if not host_run:  # a host run has no zone, and makes no AWS call
@@ -765,7 +811,12 @@ def make_plan(params):
     measured = measure_genomes(seqfile, offline=params["offline"], region=region,
                                timeout=params["http_timeout"], known_sizes=params["genome_sizes"],
                                host_run=host_run)
-    return build_plan(seqfile, measured, settings)
+    plan = build_plan(seqfile, measured, settings)
+    for genome in plan["genomes"]:  # what identifies a URL's content, for the run record
+        for key in ("etag", "last_modified"):
+            if measured.get(genome["name"], {}).get(key):
+                genome[key] = measured[genome["name"]][key]
+    return plan
 
 
 def main():

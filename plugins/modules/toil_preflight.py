@@ -50,10 +50,12 @@ options:
         (O(slurm_probe)) - the partition exists and is up, O(slurm_time) fits its limit, a
         C(sbatch --test-only) job was accepted (nothing is submitted), and, best effort, the run
         directory is on a filesystem the compute nodes see (a warning otherwise or when unknown).
+      - C(output) checks that the bucket of an C(s3://) O(output) exists and these credentials reach
+        it (Toil writes the HAL there and does not create the bucket).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage, governed, profile_guard, slurm]
+    choices: [names, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard, slurm]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -64,8 +66,14 @@ options:
     description: Job store name, without C(aws:<region>:) (C(jobstore)).
     type: str
   output:
-    description: Where the HAL goes, a local path or an C(s3://) URL (C(names)).
+    description: Where the HAL goes, a local path or an C(s3://) URL (C(names), C(output)).
     type: str
+  staging_url:
+    description:
+      - C(cactus_transfer_s3_url) when genomes are staged in S3, else empty (C(names)); an
+        C(s3://bucket[/prefix]) URL whose prefix Toil reads literally.
+    type: str
+    default: ""
   key_pair_name:
     description: EC2 key pair name, for messages (C(agent)).
     type: str
@@ -247,6 +255,9 @@ slurm:
     - C(partition), the partition used (C(name), C(default), C(time_limit), C(cpus) and C(memory_mb) of its
       smallest node), the host plan's Slurm defaults.
   returned: when slurm is checked
+output:
+  description: Empty; the check either passes or fails.
+  returned: when output is checked
   type: dict
 storage:
   description: Empty; the check either passes or fails.
@@ -306,6 +317,7 @@ from ansible.module_utils.toil_preflight import (
     check_jobstore_bucket,
     check_leader_storage,
     check_names,
+    check_output_bucket,
     check_offered,
     check_quota,
     existing_clusters,
@@ -346,7 +358,7 @@ def run_names(module):
     session = boto3.session.Session()
     partitions = session.get_available_partitions()  # aws, aws-cn, aws-us-gov, ...
     regions = {r for part in partitions for r in session.get_available_regions("ec2", part)}
-    result = check_names(p["cluster_name"], p["zone"], p["output"], regions)
+    result = check_names(p["cluster_name"], p["zone"], p["output"], regions, p["staging_url"])
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
         f"output {p['output']} ({result['output_kind']})",
@@ -436,29 +448,45 @@ def run_clusters(module):
 # ---- jobstore ------------------------------------------------------------------------------------
 
 
-def run_jobstore(module):
-    _required(module, "jobstore_name", "region")
-    p = module.params
-    bucket = jobstore_bucket(p["jobstore_name"])
+def _bucket_status(module, bucket):
+    """HTTP status of head_bucket: 200 (exists, ours), 403 (someone else's), 404 (none), or another."""
     try:
         module.client("s3").head_bucket(Bucket=bucket)
-        status = 200
+        return 200
     except ClientError as error:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket"):
-            status = 404
-        elif code in ("403", "AccessDenied"):
-            status = 403
-        elif status == 301:  # the bucket lives in another region: it exists
-            status = 200
+            return 404
+        if code in ("403", "AccessDenied"):
+            return 403
+        return 200 if status == 301 else status  # 301: the bucket lives in another region: it exists
     except BotoCoreError as error:
         _aws_fail(module, error, f"ask S3 about bucket {bucket}", "check the AWS credentials")
+
+
+def run_jobstore(module):
+    _required(module, "jobstore_name", "region")
+    p = module.params
+    bucket = jobstore_bucket(p["jobstore_name"])
+    status = _bucket_status(module, bucket)
     this_run = (
         bool(p["recorded_jobstore"]) and p["recorded_jobstore"] == f"aws:{module.region}:{p['jobstore_name']}"
     )
     report = check_jobstore_bucket(p["jobstore_name"], status, p["restart"], this_run, module.region)
     return {"msg": report, "bucket": bucket, "bucket_exists": status == 200}, []
+
+
+# ---- output --------------------------------------------------------------------------------------
+
+
+def run_output(module):
+    _required(module, "output")
+    output = module.params["output"]
+    if not output.startswith("s3://"):
+        return {"msg": f"output {output} is a local path (checked by the plan)"}, []
+    bucket = output[len("s3://"):].split("/", 1)[0]
+    return {"msg": check_output_bucket(output, bucket, _bucket_status(module, bucket))}, []
 
 
 # ---- capacity ------------------------------------------------------------------------------------
@@ -865,6 +893,7 @@ CHECKS = {
     "agent": run_agent,
     "clusters": run_clusters,
     "jobstore": run_jobstore,
+    "output": run_output,
     "capacity": run_capacity,
     "storage": run_storage,
     "governed": run_governed,
@@ -881,6 +910,7 @@ def main():
             zone=dict(type="str"),
             jobstore_name=dict(type="str"),
             output=dict(type="str"),
+            staging_url=dict(type="str", default=""),
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),

@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,78 @@ def test_local_connection_host_gets_the_genomes(host_cloud, release, tmp_path):
     assert (genomes / ".verified.sha256").read_bytes() == (genomes / ".manifest.sha256").read_bytes()
     again = project.play("--tags", "transfer")
     assert recap(again.stdout)["localbox"]["changed"] == 0, recap(again.stdout)
+
+
+# File names Toil would misread in the file:// URL Cactus makes of a local path ('?' a query, '#' a
+# fragment, '%41' an escape of 'A'), beside the file '%41' would turn into.
+ODD_GENOMES = {
+    "pct": ("pct%41.fa", ">p1\n" + "ACGTACGA" * 50 + "\n>p2\n" + "GGCCTTAA" * 40 + "\n"),
+    "pctA": ("pctA.fa", ">a1\n" + "TTTTCCCA" * 45 + "\n"),
+    "qx": ("q?x.fa", ">q1\n" + "CAGTCAGG" * 30 + "\n"),
+    "hx": ("h#x.fa", ">h1\n" + "GATCGATT" * 35 + "\n"),
+}
+
+
+def standin_summary(text, tmp_path):
+    """What the stand-in's HAL says of a FASTA text (its own summary function)."""
+    src = str(TOP / "tests" / "standin" / "cactus" / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    from cactus_standin.workflow import fasta_summary
+
+    path = tmp_path / "summary.fa"
+    path.write_text(text)
+    return fasta_summary(str(path))
+
+
+def hal_genomes(hal):
+    return {line.split("\t")[1]: line for line in hal.splitlines() if line.startswith("genome\t")}
+
+
+def test_odd_file_names_align_and_edited_inputs_never_pass_for_the_old_hal(host_cloud, release, tmp_path):
+    """Names with '?', '#' and '%41' import the right files; then, after one genome is edited, a
+    re-run of the finished run reports the change, leaves the host's copy and the old HAL alone, and
+    a new run name aligns the current inputs."""
+    project = HostProject(host_cloud, tmp_path, release, "hostodd")
+    lines = ["((pct:0.1,pctA:0.2)anc1:0.05,(qx:0.1,hx:0.2)anc2:0.1);"]
+    for name, (file_name, text) in ODD_GENOMES.items():
+        (tmp_path / "genomes" / file_name).write_text(text)
+        lines.append(f"{name}\tgenomes/{file_name}")
+    (tmp_path / "seqfile.txt").write_text("\n".join(lines) + "\n")
+    project.play()
+    genomes = hal_genomes(project.output.read_text())
+    for name, (_, text) in ODD_GENOMES.items():
+        summary = standin_summary(text, tmp_path)
+        assert f"sequences={summary['sequences']}\tbases={summary['bases']}\tsha256={summary['sha256']}" in \
+            genomes[name], (name, genomes[name])
+    staged = "~/cactus/runs/hostodd/genomes"
+    assert on_host(host_cloud, f"cd {staged} && ls pct qx hx").split() == [
+        "hx:", "h_x.fa", "pct:", "pct_41.fa", "qx:", "q_x.fa"]
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]
+    old_hal = project.output.read_bytes()
+
+    # One genome edited after the run finished: the re-run stops before sending anything.
+    edited = ODD_GENOMES["pct"][1] + ">p3\nACGT\n"
+    (tmp_path / "genomes" / "pct%41.fa").write_text(edited)
+    rerun = project.play(check=False)
+    said = " ".join(rerun.stdout.split())
+    assert rerun.returncode != 0, rerun.stdout[-3000:]
+    assert "The inputs changed since the alignment in job store /home/core/cactus/runs/hostodd/jobstore " \
+           "finished: genome pct (sha256" in said, said[-3000:]
+    assert f"Its HAL ({project.output}) is the alignment of the earlier inputs, not of the current" in said
+    assert "-e cactus_run_name=hostodd-2" in said
+    assert "nothing to start" not in said and "Fetch it with --tags fetch" not in said
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]  # not overwritten
+    fetch = project.play("--tags", "fetch", check=False)
+    assert fetch.returncode != 0
+    assert "is the alignment of the earlier inputs" in " ".join(fetch.stdout.split()), fetch.stdout[-3000:]
+    assert project.output.read_bytes() == old_hal
+    status = " ".join(project.play("--tags", "status").stdout.split())
+    assert "The inputs changed since the alignment" in status, status[-3000:]
+    assert "state: finished (of earlier inputs: genome pct (sha256" in status
+
+    # The way forward it named: a new run name, a new job store; the old one is left alone.
+    project.play("-e", "cactus_run_name=hostodd-2")
+    genomes = hal_genomes(project.output.read_text())
+    assert "sequences=3" in genomes["pct"] and genomes["pctA"] == hal_genomes(old_hal.decode())["pctA"]
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]

@@ -63,6 +63,21 @@ def test_full_run_then_rerun_changes_nothing_then_teardown(cloud, reference_hal)
     assert project.output.read_bytes() == reference_hal["hal"]
     print(f"idempotent re-run of the whole playbook: {seconds:.1f} s")
 
+    # One genome edited after the run finished: the re-run names it, sends nothing over the leader's
+    # copy, does not call the old HAL the result, and names the job store variable to align it anew.
+    genome = project.genomes_dir / "simMouse.fa"
+    original = genome.read_text()
+    genome.write_text(original + ">chr2\nACGT\n")
+    edited = project.play(check=False)
+    said = " ".join(edited.stdout.split())
+    assert edited.returncode != 0, edited.stdout[-3000:]
+    assert "The inputs changed since the alignment in job store aws:us-west-2:e2e-ref-jobstore finished: " \
+           "genome simMouse (sha256" in said, said[-3000:]
+    assert "-e toil_jobstore_name=e2e-ref-jobstore-2" in said and "nothing to start" not in said
+    leader_copy = f"{project.plan()['leader_run_dir']}/genomes/simMouse/simMouse.fa"
+    assert cloud.appliance("cat", leader_copy).stdout == original
+    genome.write_text(original)
+
     # Another cluster whose name extends this one: Toil's destroy would delete its IAM role too.
     ec2 = cloud.client("ec2")
     group = ec2.create_security_group(GroupName="e2e-ref-two", Description="Toil appliance security group")

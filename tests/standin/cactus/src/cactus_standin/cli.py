@@ -2,7 +2,7 @@
 
 cactus <jobStore> <seqFile> <outputHal> [Toil options] [--consCores N] [--binariesMode M] [--restart] ...
 
-Options are parsed the way Cactus v3.2.1 parses them (a plain ArgumentParser given Toil's own options),
+Options are parsed the way Cactus v3.2.1 parses them (Toil's workflow parser plus Cactus's own options),
 and rejected where Cactus rejects them, with Cactus's messages. The workflow then runs on Toil's
 single_machine batch system whatever cluster was asked for (the test bed has no cluster to scale),
 except --batchSystem slurm: the test bed has a real Slurm, so each Toil job is a Slurm job there.
@@ -25,6 +25,7 @@ from cactus_standin.seqfile import parse_seqfile, write_newick
 try:
     from toil.common import Config, Toil
     from toil.job import Job
+    from toil.lib.conversions import human2bytes
     from toil.statsAndLogging import set_logging_from_options
     from toil.version import baseVersion as toil_version
 except ImportError:  # real Cactus also needs Toil installed beside it, not as a pip dependency
@@ -39,34 +40,50 @@ REAL_BATCH_SYSTEMS = ("single_machine", "slurm")
 
 
 def make_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="cactus",
-        description=f"{VERSION_STRING}: a TEST STAND-IN for the Cactus aligner, not Cactus. It accepts "
+    """Cactus v3.2.1's parser (cactus_progressive.main): Toil's workflow parser plus Cactus's options.
+
+    The options and their arities agree with the project's data of Cactus v3.2.1's options
+    (plugins/module_utils/cactus_options.py; tests/unit/test_cactus_options.py compares them).
+    """
+    parser = Job.Runner.getDefaultArgumentParser()
+    parser.description = (
+        f"{VERSION_STRING}: a TEST STAND-IN for the Cactus aligner, not Cactus. It accepts "
         "Cactus's command line, runs a small real Toil workflow (single_machine, or Slurm) and writes a "
-        "deterministic text file in place of the HAL.",
+        "deterministic text file in place of the HAL."
     )
-    Job.Runner.addToilOptions(parser)
+    parser.prog = "cactus"
     parser.add_argument("seqFile", help="Seq file")
     parser.add_argument("outputHal", type=str, help="Output HAL file (stand-in: a text summary)")
     # Toil already defines --version (its own version, which real Cactus prints); name the stand-in too.
     for action in parser._actions:
         if "--version" in action.option_strings:
             action.version = f"{VERSION_STRING}, toil {toil_version}"
-    parser.add_argument("--configFile", help="Cactus configuration file (ignored by the stand-in)")
+    ignored = "(ignored by the stand-in)"
+    parser.add_argument("--configFile", help="Cactus configuration file " + ignored)
     parser.add_argument("--root", help="Name of ancestral node to use as the root of the alignment")
-    parser.add_argument("--latest", action="store_true", help="(ignored by the stand-in)")
-    parser.add_argument("--containerImage", help="(ignored by the stand-in)")
+    parser.add_argument("--latest", action="store_true", help=ignored)
+    parser.add_argument("--containerImage", help=ignored)
     parser.add_argument(
         "--binariesMode",
         choices=["docker", "local", "singularity"],
         default=None,
         help="The way to run the Cactus binaries (stand-in: recorded only)",
     )
+    parser.add_argument("--gpu", nargs="?", const="all", default=None, help=ignored)
+    parser.add_argument("--lastzCores", type=int, default=None, help=ignored)
+    parser.add_argument("--lastzMemory", type=human2bytes, default=None, help=ignored)
+    parser.add_argument("--fastga", action="store_true", help=ignored)
     parser.add_argument("--consCores", type=int, default=None, help="Cores for each cactus_consolidated job")
-    parser.add_argument("--consMemory", help="Memory for each cactus_consolidated job (ignored)")
-    parser.add_argument("--skipPreprocessor", action="store_true", help="(ignored by the stand-in)")
-    parser.add_argument("--maxOutgroups", type=int, help="(ignored by the stand-in)")
-    parser.add_argument("--intermediateResultsUrl", help="(ignored by the stand-in)")
+    parser.add_argument("--consMemory", type=human2bytes, help=ignored)
+    parser.add_argument("--intermediateResultsUrl", help=ignored)
+    parser.add_argument("--skipPreprocessor", action="store_true", help=ignored)
+    parser.add_argument("--maxOutgroups", type=int, help=ignored)
+    parser.add_argument("--chromInfo", help=ignored)
+    masks = ["red", "fastan", "lastz", "none", "default"]
+    parser.add_argument("--maskMode", default="default", choices=masks, help=ignored)
+    parser.add_argument("--remask", action="store_true", help=ignored)
+    parser.add_argument("--branchScale", type=float, default=1.0, help=ignored)
+    parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None, help=ignored)
     return parser
 
 
