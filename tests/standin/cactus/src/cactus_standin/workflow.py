@@ -3,8 +3,13 @@
 The output is a deterministic text file, not HAL: it depends only on the tree, the genome names and
 the sequences, never on time, paths or the job store, so a fresh run, a --restart after a kill and a
 run on a new job store give byte-identical files.
+
+Stand-in only: CACTUS_STANDIN_FAIL=<errno name> (e.g. ENOSPC) makes the job that writes the HAL raise
+that OSError, so the real Toil leader reports a failed workflow with the worker's traceback, as a full
+disk at the end of a real run would. Unset, a --restart then finishes the run.
 """
 
+import errno
 import gzip
 import hashlib
 import os
@@ -89,6 +94,10 @@ def hal_text(tree_newick, root_name, flags, summaries):
 
 def write_hal(job, tree_newick, root_name, flags, summaries):
     path = os.path.join(job.fileStore.getLocalTempDir(), "standin.hal")
+    fail = os.environ.get("CACTUS_STANDIN_FAIL")
+    if fail:
+        code = getattr(errno, fail)
+        raise OSError(code, os.strerror(code), path)
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         out.write(hal_text(tree_newick, root_name, flags, summaries))
     job.log(f"stand-in: wrote HAL for {len(summaries)} genomes")
