@@ -175,10 +175,29 @@ def cactus_failure(console_text, log_text, record, name_variable="toil_jobstore_
             "advice": advice, "console": console, "log": log}  # fmt: skip
 
 
+def cactus_failure_lines(failure, record):
+    """What status shows of a failure's logs: each log's path and the excerpt of its last error; the
+    --logFile's error only once when it is the console's too."""
+    lines, console = [], failure.get("console") or {}
+    logs = (("console log", "console_log", console), ("cactus log", "log_file", failure.get("log")))
+    for name, key, error in logs:
+        path = (record or {}).get(key)
+        if not path:
+            continue
+        if not error:
+            lines.append(f"{name}: {path} (no error in its last lines)")
+        elif error is not console and error["message"] == console.get("message"):
+            lines.append(f"{name}: {path} (the same error)")
+        else:
+            lines += [f"{name}: {path}", *error["excerpt"]]
+    return lines
+
+
 class FilterModule:
     def filters(self):
         return {
             "cactus_last_error": cactus_last_error,
             "cactus_failed_jobs": cactus_failed_jobs,
             "cactus_failure": cactus_failure,
+            "cactus_failure_lines": cactus_failure_lines,
         }

@@ -187,19 +187,36 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     wait_until(lambda: log.exists() and "stand-in: aligned genome" in log.read_text(), 120,
                "the first aligned genome", interval=0.5)
     kill_alignment(host_cloud)
-    assert "state: interrupted" in project.play("--tags", "status").stdout
+    # For scripts: status fails unless the run finished.
+    stopped = project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true", check=False)
+    assert stopped.returncode != 0 and "state: interrupted" in stopped.stdout, stopped.stdout[-3000:]
+    assert "The alignment did not finish: it is interrupted." in stopped.stdout
 
     # A plain re-run does not start over on the existing job store: it points to restart.
     refused = project.play("--tags", "align", check=False)
     assert refused.returncode != 0 and "--tags restart" in refused.stdout
 
-    project.variables.update(cactus_align_wait=True, cactus_align_environment={})
+    # A restart that fails (the stand-in's last job out of disk) fails the play, with the cause and a
+    # restart as the advice; the worker's traceback is in the console log, shown with its path.
+    project.variables.update(cactus_align_wait=True, cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})
+    project.write_variables()
+    failed = project.play("--tags", "restart", check=False)
+    out = failed.stdout
+    assert failed.returncode != 0 and recap(out)[HOST]["failed"] == 1, out[-3000:]
+    assert "state: failed (exit code 1)" in out and "failed jobs: 'write_hal' kind-write_hal" in out
+    assert "cause: OSError: [Errno 28] No space left on device" in out and "(in job 'write_hal'" in out
+    assert "Out of disk: make room" in out and "then continue with --tags restart" in out
+    assert "console log: /home/core/cactus/runs/hostkill/cactus.console.log" in out
+    assert out.count("No space left on device") < 10, "each log's error shown once"
+
+    project.variables.update(cactus_align_environment={})
     project.write_variables()
     project.play("--tags", "restart,fetch")
     record = project.record()
-    assert record["state"] == "finished" and record["attempt"] == 2 and "--restart" in record["argv"]
+    assert record["state"] == "finished" and record["attempt"] == 3 and "--restart" in record["argv"]
     assert project.output.read_bytes() == reference["hal"]
     assert json.loads((project.run_dir / "fetched.json").read_text())["sha256"] == sha256(project.output)
+    project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true")  # finished: exit 0
     # Nothing to destroy for a host run, and the host's files stay.
     down = project.play(playbook="teardown.yml")
     assert "nothing to destroy" in down.stdout

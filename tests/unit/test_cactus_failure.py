@@ -148,3 +148,15 @@ def test_toil_status_failed():
     assert jobs == {"counts": out[2], "failed": [out[1]]}
     assert failure.cactus_failed_jobs(["Failed jobs:", out[2]])["failed"] == []
     assert failure.cactus_failed_jobs(None) == {"counts": "", "failed": []}
+
+
+def test_the_lines_status_shows_name_each_log_once():
+    record = dict(RECORD, log_file="/opt/cactus/runs/e2e/cactus.log")
+    found = failure.cactus_failure(data("bad_fasta.console.log"), data("bad_fasta.log"), record)
+    lines = failure.cactus_failure_lines(found, record)
+    assert lines[0] == f"console log: {LOG}" and lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "cactus log: /opt/cactus/runs/e2e/cactus.log (the same error)"
+    found = failure.cactus_failure(data("disk_full.console.log"), "", record)
+    assert failure.cactus_failure_lines(found, record)[-1] == (
+        "cactus log: /opt/cactus/runs/e2e/cactus.log (no error in its last lines)")
+    assert failure.cactus_failure_lines(found, {}) == []
