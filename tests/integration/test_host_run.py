@@ -211,6 +211,10 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     assert "Out of disk: make room" in out and "then continue with --tags restart" in out
     assert "console log: /home/core/cactus/runs/hostkill/cactus.console.log" in out
     assert out.count("No space left on device") < 10, "each log's error shown once"
+    # Plain status exits 0 on a failed run, and its summary names the cause and keeps the restart line.
+    summary = " ".join(project.play("--tags", "status").stdout.split())
+    assert "state: failed: OSError: [Errno 28] No space left on device" in summary
+    assert "restart: ansible-playbook run_alignment.yml" in summary
 
     project.variables.update(cactus_align_environment={})
     project.write_variables()
