@@ -176,8 +176,9 @@ def kill_alignment(cloud):
 
 
 def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, reference, tmp_path):
-    # Paced (seconds per genome job) so that the run is still going during the checks below.
-    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "10"}, "cactus_align_wait": False}
+    # Paced (seconds per genome job) so that the run is still going during the checks below, even on a
+    # busy machine.
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "20"}, "cactus_align_wait": False}
     project = HostProject(host_cloud, tmp_path, release, "hostkill", **paced)
     project.play()
     # Never twice: while it runs, the align step starts no second copy.
@@ -188,19 +189,42 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     wait_until(lambda: log.exists() and "stand-in: aligned genome" in log.read_text(), 120,
                "the first aligned genome", interval=0.5)
     kill_alignment(host_cloud)
-    assert "state: interrupted" in project.play("--tags", "status").stdout
+    # For scripts: status fails unless the run finished.
+    stopped = project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true", check=False)
+    assert stopped.returncode != 0 and "state: interrupted" in stopped.stdout, stopped.stdout[-3000:]
+    assert "The alignment stopped before finishing." in stopped.stdout
 
     # A plain re-run does not start over on the existing job store: it points to restart.
     refused = project.play("--tags", "align", check=False)
     assert refused.returncode != 0 and "--tags restart" in refused.stdout
 
-    project.variables.update(cactus_align_wait=True, cactus_align_environment={})
+    # A restart that fails (the stand-in out of disk writing the HAL: in its last job, or when the kill
+    # came after that job, in the leader's export) fails the play, with the cause and a restart as the
+    # advice; the traceback is in the console log, shown with its path.
+    project.variables.update(cactus_align_wait=True,
+                             cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})  # fmt: skip
+    project.write_variables()
+    failed = project.play("--tags", "restart", check=False)
+    out = " ".join(failed.stdout.split()).replace("''", "'")  # YAML output: wrapped lines, doubled quotes
+    assert failed.returncode != 0 and recap(failed.stdout)[HOST]["failed"] == 1, out[-3000:]
+    assert "state: failed (exit code 1)" in out
+    assert "cause: OSError: [Errno 28] No space left on device" in out
+    assert "Out of disk: make room" in out and "then continue with --tags restart" in out
+    assert "console log: /home/core/cactus/runs/hostkill/cactus.console.log" in out
+    assert out.count("No space left on device") < 10, "each log's error shown once"
+    # Plain status exits 0 on a failed run, and its summary names the cause and keeps the restart line.
+    summary = " ".join(project.play("--tags", "status").stdout.split())
+    assert "state: failed: OSError: [Errno 28] No space left on device" in summary
+    assert "restart: ansible-playbook run_alignment.yml" in summary
+
+    project.variables.update(cactus_align_environment={})
     project.write_variables()
     project.play("--tags", "restart,fetch")
     record = project.record()
-    assert record["state"] == "finished" and record["attempt"] == 2 and "--restart" in record["argv"]
+    assert record["state"] == "finished" and record["attempt"] == 3 and "--restart" in record["argv"]
     assert project.output.read_bytes() == reference["hal"]
     assert json.loads((project.run_dir / "fetched.json").read_text())["sha256"] == sha256(project.output)
+    project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true")  # finished: exit 0
     # Nothing to destroy for a host run, and the host's files stay.
     down = project.play(playbook="teardown.yml")
     assert "nothing to destroy" in down.stdout

@@ -31,7 +31,11 @@ try:
 except ImportError:  # real Cactus also needs Toil installed beside it, not as a pip dependency
     sys.exit(f"{VERSION_STRING}: Toil is not importable; install toil-requirement.txt or use a Toil leader")
 
-from cactus_standin.workflow import JOB_RESOURCES, align_all  # noqa: E402 (after the Toil check)
+from cactus_standin.workflow import (  # noqa: E402 (after the Toil check)
+    JOB_RESOURCES,
+    align_all,
+    fail_on_purpose,
+)
 
 logger = logging.getLogger("toil.cactus_standin")  # under "toil": Toil silences other loggers
 NO_LIMIT = 2**20  # Cactus treats --maxCores at or above this as "not given"
@@ -227,6 +231,7 @@ def main(argv=None) -> None:
                 genomes.append((name, import_genome(toil, path), reference))
             root = options.root or seq.root_name
             hal_id = toil.start(Job.wrapJobFn(align_all, tree, root, genomes, **JOB_RESOURCES))
+        fail_on_purpose(options.outputHal)  # stand-in only: CACTUS_STANDIN_FAIL
         toil.export_file(hal_id, make_url(options.outputHal))
         logger.info("stand-in: exported HAL to %s", options.outputHal)
     logger.info("Cactus has finished after %s seconds", round(time.monotonic() - start, 1))
