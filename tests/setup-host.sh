@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the test bed; safe to re-run (each step is skipped when already done).
-#  1. Debian packages the local test cloud needs (sshd, rsync, podman, runc, debootstrap, ...).
+#  1. Debian packages the local test cloud needs (sshd, rsync, podman, runc, debootstrap, ...), and
+#     Slurm (slurm-wlm: slurmctld, slurmd, clients) with munge for the Slurm bed (tests/cloud/slurmbed.py),
+#     installed without starting any service: the bed starts its own daemons.
 #  2. The test appliance image, cached in $CACTUS_TEST_CACHE (default ~/.cache/cactus-aws-tests):
 #     a Debian rootfs standing in for Toil's appliance (Python 3, git, rsync, and the controller's
 #     Toil in the system site-packages, as quay.io/ucsc_cgl/toil has), plus an offline apt repository
@@ -14,7 +16,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${CACTUS_TEST_CACHE:-$HOME/.cache/cactus-aws-tests}
 packages=(openssh-server openssh-client rsync podman runc debootstrap iproute2 apt-utils sudo procps tmux
-    python3-venv)
+    python3-venv slurm-wlm munge util-linux)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,8 +25,15 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup-host: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # No service starts at install (munged, slurmd...): policy-rc.d says no while apt runs.
+    made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+    fi
+    status=0
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+    if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+    [ "$status" -eq 0 ] || exit "$status"
 fi
 
 toil_req=$(grep -E '^toil\[aws\]==' "$top/requirements.txt" | cut -d' ' -f1)

@@ -84,15 +84,19 @@ def _act(action, message):
 
 
 def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
-                       leader_address="", host_run=False, inventory_sources=(), target_hosts=""):
+                       leader_address="", host_run=False, inventory_sources=(), target_hosts="",
+                       failure=None, changed_inputs=()):
     """The lines every run ends with: where things are, what state the run is in, what to do next.
 
     plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
-    state read on the target this run (None: the record's, or 'not started'). A host run is found
-    again with the same inventory and target, so its next commands carry them.
+    state read on the target this run (None: the record's, or 'not started'); failure: the cause of a
+    failed run that status found ({cause, restart}: restart false when a restart cannot help);
+    changed_inputs: what changed since the run started. A host run is found again with the same
+    inventory and target, so its next commands carry them.
     """
     record = record or {}
     state = state or record.get("state") or "not started"
+    failure = (failure or {}) if state == "failed" else {}
     if host_run:
         lines = [f"host:      {target_host} (--batchSystem {plan.get('batch_system', '')}; "
                  "no cloud resource, no AWS call)"]
@@ -105,7 +109,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
     lines += [
         f"job store: {plan['jobstore']}",
         f"command:   {' '.join(record.get('argv') or plan['cactus_argv'])}",
-        f"state:     {state}",
+        f"state:     {state}" + (f": {failure['cause']}" if failure.get("cause") else "")
+        + (f" (of earlier inputs: {'; '.join(changed_inputs)})" if changed_inputs else ""),
         f"output:    {plan['output']}",
     ]
     if not host_run:
@@ -115,6 +120,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
         else:
             lines.append(f"cost:      at most ${cost.get('known_total', 0):.2f}/hour + unknown prices")
     for tag in ("status", "restart", "fetch"):
+        if tag == "restart" and not failure.get("restart", True):
+            continue
         lines.append(f"{tag + ':':<11}ansible-playbook run_alignment.yml{again} --tags {tag}")
     if not host_run:
         lines.append("tear down: ansible-playbook teardown.yml")

@@ -125,6 +125,11 @@ VARS = {
     "tags": "toil_tags",
     "aws_ami": "toil_aws_ami",
     "appliance_image": "toil_appliance_image",
+    "slurm_partition": "cactus_slurm_partition",
+    "slurm_time": "cactus_slurm_time",
+    "slurm_args": "cactus_slurm_args",
+    "max_jobs": "cactus_max_jobs",
+    "staging_url": "cactus_transfer_s3_url",
 }
 
 # Options the plan writes into the cactus command: the user sets them through a variable instead.
@@ -146,6 +151,29 @@ HOST_PLANNED_OPTIONS = {
     "--maxMemory": VARS["max_memory"], "--consCores": VARS["cons_cores"],
     "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
 }
+# On a Slurm login node, also what the plan writes from Cactus's advice (doc/progressive.md, "Running
+# on a cluster"); --slurmArgs carries the run's job comment, the user's own sbatch flags go through
+# cactus_slurm_args.
+SLURM_PLANNED_OPTIONS = {
+    "--slurmPartition": VARS["slurm_partition"], "--slurmTime": VARS["slurm_time"],
+    "--slurmArgs": VARS["slurm_args"], "--maxJobs": VARS["max_jobs"],
+    "--batchLogsDir": "the plan's batch_logs_dir", "--doubleMem": "the plan (always true on Slurm)",
+}
+# sbatch flags cactus_slurm_args may not carry: (problem, fix). Toil 9.4.1 itself refuses the cores and
+# memory ones when it submits, on the login node, after the run started.
+_RUN_TAG = ("would replace the name or comment this project finds the run's jobs by", "leave it out")
+_TOIL_SETS = ("conflicts with the cores and memory Toil asks for each job (Toil refuses it)", "leave it out")
+SBATCH_REFUSED = {
+    "--comment": _RUN_TAG, "-J": _RUN_TAG, "--job-name": _RUN_TAG,
+    "-p": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "--partition": ("is set by the plan", "set cactus_slurm_partition instead"),
+    "-t": ("is set by the plan", "set cactus_slurm_time instead"),
+    "--time": ("is set by the plan", "set cactus_slurm_time instead"),
+    **{o: _TOIL_SETS for o in ("--mem", "--mem-per-cpu", "--mem-per-gpu", "-c", "--cpus-per-task",
+                               "--cpus-per-gpu")},
+}
+# Cactus's cactus#1465: Toil's sacct calls broke with tens of thousands of jobs in flight.
+DEFAULT_SLURM_MAX_JOBS = 1000
 HOST_CLUSTER_OPTIONS = ("--provisioner", "--nodeTypes", "--minNodes", "--maxNodes", "--nodeStorage")
 SHORT_HOST_CLUSTER_OPTIONS = {"-p": "--provisioner"}
 NO_CLUSTER_FIX = "a run on an inventory host has no cluster to scale"
@@ -678,6 +706,9 @@ def output_kind(output):
     if match.group(1).lower() != "s3" or not re.match(r"^s3://[^/]+/.+[^/]$", output):
         raise PlanError(variable, f"'{output}' is not an s3://bucket/key URL or a local path",
                         "Toil exports the HAL to s3:// or to a file on the leader")
+    if "?" in output or "#" in output:  # Toil reads the key from urlparse(...).path
+        raise PlanError(variable, f"'{output}' holds '?' or '#', which Toil reads as the start of a query or "
+                        "a fragment, not as part of the key", "use a key of letters, digits and . _ - /")
     return "s3"
 
 
@@ -693,8 +724,9 @@ def normalize_extra_options(extra):
 def _refused_options(mode):
     """({long option: (problem, fix)}, {short option: (problem, fix)}) for a plan of this mode."""
     planned = "is set by the plan"
-    if mode == "host":
-        long = {o: (planned, f"set {v} instead") for o, v in HOST_PLANNED_OPTIONS.items()}
+    if mode in ("host", "slurm"):
+        options = {**HOST_PLANNED_OPTIONS, **(SLURM_PLANNED_OPTIONS if mode == "slurm" else {})}
+        long = {o: (planned, f"set {v} instead") for o, v in options.items()}
         long.update({o: ("scales a Toil cluster", NO_CLUSTER_FIX) for o in HOST_CLUSTER_OPTIONS})
         short = {o: (f"is {full}, which scales a Toil cluster", NO_CLUSTER_FIX)
                  for o, full in SHORT_HOST_CLUSTER_OPTIONS.items()}
@@ -704,7 +736,8 @@ def _refused_options(mode):
 
 
 def check_extra_options(extra, cons_cores, mode="aws"):
-    """Refuse options the plan already writes, or that mean nothing in this mode ("aws" or "host");
+    """Refuse options the plan already writes, or that mean nothing in this mode ("aws", "host" or
+    "slurm", a host run on a Slurm login node);
     argparse also takes any unambiguous prefix, so prefixes are refused too."""
     refused, short_refused = _refused_options(mode)
     for index, token in enumerate(extra):
@@ -719,10 +752,85 @@ def check_extra_options(extra, cons_cores, mode="aws"):
             _check_metrics_value(token, extra[index + 1:index + 2])
         if name == "--maxCores" and cons_cores is not None:
             _check_max_cores(token, extra[index + 1:index + 2], cons_cores)
+    check_extra_option_names(extra)
 
 
 def _refuse_option(token, problem, fix):
     raise PlanError(VARS["extra_options"], f"'{token}' {problem}", fix)
+
+
+@lru_cache(maxsize=1)
+def cactus_option_table():
+    """{option string: (nargs, choices)} of the pinned Cactus's `cactus` parser: Toil's workflow
+    options from Toil's own parser (the one Cactus builds on), and Cactus's own from the data in
+    cactus_options (read from its release's source)."""
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import CACTUS_OPTIONS
+    from toil.job import Job
+
+    table = {}
+    for action in Job.Runner.getDefaultArgumentParser()._actions:
+        for option in action.option_strings:
+            table[option] = (action.nargs, action.choices)
+    for option, spec in CACTUS_OPTIONS.items():
+        table[option] = (spec["nargs"], spec.get("choices"))
+    return table
+
+
+def check_extra_option_names(extra):
+    """Every token of `extra` is an option of the pinned Cactus (or an unambiguous prefix of one, which
+    argparse accepts) or that option's value: what cactus would refuse on the leader fails here."""
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import (
+        CACTUS_OPTIONS_VERSION as version,
+    )
+
+    table = cactus_option_table()
+    longs = sorted(o for o in table if o.startswith("--"))
+    tokens = list(extra)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if not token.startswith("-") or token in ("-", "--"):
+            raise PlanError(VARS["extra_options"], f"'{token}' is neither a cactus option nor an option's "
+                            "value (cactus would stop: unrecognized arguments)",
+                            "give options with their values, e.g. ['--root', 'mr']")
+        name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
+        if not token.startswith("--") and len(token) > 2:
+            attached = token[2:]
+        option = _find_option(name, longs, table, version)
+        nargs, choices = table[option]
+        values = [attached] if attached is not None else []
+        if attached is None and nargs is None:
+            if index >= len(tokens):
+                raise PlanError(VARS["extra_options"], f"'{token}' needs a value", f"write {option} VALUE")
+            values, index = [tokens[index]], index + 1
+        elif attached is None and nargs in ("?", "*", "+"):
+            while index < len(tokens) and not tokens[index].startswith("-"):
+                values.append(tokens[index])
+                index += 1
+                if nargs == "?":
+                    break
+        for value in values:
+            if choices and all(isinstance(c, str) for c in choices) and value not in choices:
+                allowed = ", ".join(choices)
+                raise PlanError(VARS["extra_options"], f"{option} '{value}' is not one of {allowed} "
+                                f"(cactus {version})", f"use one of: {allowed}")
+
+
+def _find_option(name, longs, table, version):
+    if name in table:
+        return name
+    if name.startswith("--"):
+        matches = [o for o in longs if o.startswith(name)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise PlanError(VARS["extra_options"], f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
+                            "write the whole option name")
+    close = get_close_matches(name, longs if name.startswith("--") else list(table), 1, 0.6)
+    fix = f"did you mean {close[0]}?" if close else "see cactus --help of that release"
+    raise PlanError(VARS["extra_options"], f"'{name}' is not an option of cactus {version} (its own options "
+                    "and Toil 9.4.1's)", fix)
 
 
 def _check_metrics_value(token, following):
@@ -790,11 +898,12 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
 
 
 def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_memory, cons_cores,
-                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False):
+                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None):
     """The cactus command for a host run: a file job store, no provisioner, no node types.
 
     --maxCores/--maxMemory/--consCores only when given (single_machine: Cactus then takes the
     host's cores). --retryCount only off single_machine, where Cactus itself keeps Toil's default.
+    slurm (a Slurm login node): the plan's "slurm" dict, written as Cactus advises.
     """
     argv = ["cactus", jobstore, seqfile, output, "--batchSystem", batch_system]
     limits = (("--maxCores", max_cores), ("--maxMemory", max_memory), ("--consCores", cons_cores))
@@ -804,10 +913,25 @@ def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_
     if batch_system != DEFAULT_HOST_BATCH_SYSTEM:
         argv += ["--retryCount", str(retry_count)]
     argv += ["--logFile", log_file]
+    if slurm:
+        argv += _slurm_options(slurm)
     argv += list(extra_options)
     if restart:
         argv.append("--restart")
     return argv
+
+
+def _slurm_options(slurm):
+    argv = []
+    if slurm["partition"]:
+        argv += ["--slurmPartition", slurm["partition"]]
+    if slurm["time"]:
+        argv += ["--slurmTime", slurm["time"]]
+    sbatch_args = " ".join([f"--comment={slurm['comment']}", *filter(None, [slurm["sbatch_args"]])])
+    return argv + ["--batchLogsDir", slurm["batch_logs_dir"], "--doubleMem", "true",
+                   "--maxJobs", str(slurm["max_jobs"]),
+                   # One token: argparse takes a separate value that starts with "--" for an option.
+                   f"--slurmArgs={sbatch_args}"]
 
 
 # ---- Cost ---------------------------------------------------------------------------------------
@@ -892,6 +1016,13 @@ class PlanSettings:
     tags: dict = field(default_factory=dict)  # on every instance, volume and bucket the run makes
     aws_ami: str | None = None  # TOIL_AWS_AMI; default: Toil's Flatcar feed
     appliance_image: str | None = None  # TOIL_APPLIANCE_SELF; default: the controller Toil's image
+    # Host runs on a Slurm login node: user settings, and what pre-flight saw of the partition
+    # (cactus_slurm.check_slurm's facts: name, time_limit, cpus, memory_mb), the plan's defaults.
+    slurm_partition: str | None = None
+    slurm_time: str | None = None
+    slurm_args: str | None = None
+    max_jobs: int | None = None
+    slurm_facts: dict | None = None
 
 
 def build_plan(seqfile, measurements, settings):
@@ -923,6 +1054,7 @@ def build_plan(seqfile, measurements, settings):
 
     run_dir = settings.leader_run_dir or (f"{settings.leader_dir.rstrip('/')}/runs/{jobstore_name}"
                                           if settings.leader_dir else f"/var/lib/toil/cactus/{jobstore_name}")
+    run_dir = check_leader_run_dir(run_dir, "aws")
     paths = _leader_paths(settings, run_dir, out_kind)
     leader_genomes = _place_genomes(seqfile, genomes, paths["run_dir"])
     cactus_output = settings.output if out_kind == "s3" else paths["output"]
@@ -1088,8 +1220,9 @@ def _sizing_warnings(genomes, default_types, zone):
 
 def _leader_paths(settings, run_dir, out_kind):
     output = None
-    if out_kind == "local":
-        output = settings.leader_output or f"{run_dir}/{os.path.basename(settings.output) or 'out.hal'}"
+    if out_kind == "local":  # Toil exports to a file:// URL of this path: a safe name (safe_name)
+        name = safe_name(os.path.basename(settings.output) or "out.hal")
+        output = settings.leader_output or f"{run_dir}/{name}"
     return {"run_dir": run_dir, "seqfile": settings.leader_seqfile or f"{run_dir}/seqfile.txt",
             "output": output, "log_file": settings.log_file or f"{run_dir}/cactus.log"}
 
@@ -1116,18 +1249,59 @@ def _place_genomes(seqfile, genomes, run_dir):
     return leader_genomes
 
 
+# Characters a leader path may hold. Cactus v3.2.1 hands a local genome to Toil as "file://" +
+# the path (cactus.shared.common.makeURL) and Toil reads it back with urlparse + unquote
+# (FileJobStore._extract_path_from_url): "?" starts a query, "#" a fragment, "%41" becomes "A".
+# A directory genome's files are joined by a shell command (catFiles: "cat <paths> > tmp"), where
+# spaces, globs and quotes are read too. Letters, digits, ".", "_" and "-" are read literally by both.
+SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]")
+SAFE_PATH_RE = re.compile(r"[^A-Za-z0-9._/-]")
+
+
+def safe_name(name):
+    """`name` with every character Toil or a shell could misread replaced by "_" (extensions kept)."""
+    safe = SAFE_NAME_RE.sub("_", name)
+    return "_" + safe if safe in ("", ".", "..") else safe
+
+
 def leader_genome_paths(seqfile, run_dir):
-    """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>."""
+    """Where each local genome goes on the leader: <run_dir>/genomes/<name>/<basename>, both made
+    safe (safe_name): the leader's seqFile names the copy, which Toil then reads literally."""
     paths, used = {}, set()
     for genome in seqfile.imported():
         if genome.kind != "local":
             continue
-        folder = re.sub(r"[^A-Za-z0-9._-]", "_", genome.name)
-        if folder in used or folder in (".", ".."):
+        folder = safe_name(genome.name)
+        if folder in used:
             folder = f"{folder}-{genome.line}"
         used.add(folder)
-        paths[genome.name] = f"{run_dir}/genomes/{folder}/{os.path.basename(genome.resolved)}"
+        paths[genome.name] = f"{run_dir}/genomes/{folder}/{safe_name(os.path.basename(genome.resolved))}"
     return paths
+
+
+def check_staging_url(url):
+    """(bucket, prefix) of cactus_transfer_s3_url. Toil reads s3:// URLs with urlparse ('?' and '#'
+    would cut the key); the rest of each key is a leader path below the genomes directory, already safe."""
+    match = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$", url or "")
+    if not match:
+        raise PlanError(VARS["staging_url"], f"{url!r} is not an s3://bucket[/prefix] URL",
+                        "give e.g. s3://my-bucket/cactus-inputs (the bucket is created when missing)")
+    prefix = (match.group(2) or "").strip("/")
+    if SAFE_PATH_RE.search(prefix):
+        raise PlanError(VARS["staging_url"], f"the prefix '{prefix}' holds characters Toil may misread in an "
+                        "s3:// URL", "use letters, digits and . _ - /")
+    return match.group(1), prefix
+
+
+def check_leader_run_dir(run_dir, mode):
+    """Every leader path starts with the run directory: it must be read literally too."""
+    bad = sorted(set(SAFE_PATH_RE.findall(run_dir)))
+    if bad:
+        name = "cactus_run_name" if mode == "host" else VARS["jobstore_name"]
+        raise PlanError(VARS["leader_run_dir"], f"the run directory '{run_dir}' holds {''.join(bad)!r}, "
+                        "which Toil misreads in the file:// URLs Cactus makes of local paths",
+                        f"use a cactus_leader_dir (and {name}) of letters, digits, '.', '_', '-' and '/'")
+    return run_dir
 
 
 def render_seqfile(seqfile, path_map):
@@ -1180,17 +1354,25 @@ def build_host_plan(seqfile, measurements, settings):
     warnings = list(seqfile.warnings)
     target_host = _check_target_host(settings.target_host)
     batch_system = check_batch_system(settings.batch_system)
-    max_cores, max_memory = _host_limits(settings, batch_system)
-    cons_cores = _host_cons_cores(settings.cons_cores, max_cores, batch_system)
-    if output_kind(settings.output) != "local":
-        raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
-                        "no AWS call", "give a path on the controller: the HAL is fetched back")
     run_dir = settings.leader_run_dir
     if not run_dir and settings.leader_dir:
         run_dir = f"{settings.leader_dir.rstrip('/')}/runs/{settings.run_name or target_host}"
-    run_dir = _host_run_dir(run_dir)
+    run_dir = check_leader_run_dir(_host_run_dir(run_dir), "host")
+    slurm, defaults = _slurm_plan(settings, run_dir) if batch_system == "slurm" else (None, {})
+    max_cores, max_memory = _host_limits(settings, batch_system)
+    if max_memory is None and defaults.get("max_memory"):
+        max_memory = defaults["max_memory"]
+        slurm["defaulted"].append("maxMemory (a node's memory)")
+    cons_cores = settings.cons_cores
+    if cons_cores is None and max_cores is None and defaults.get("cons_cores"):
+        cons_cores = defaults["cons_cores"]
+        slurm["defaulted"].append("consCores (a node's CPUs)")
+    cons_cores = _host_cons_cores(cons_cores, max_cores, batch_system)
+    if output_kind(settings.output) != "local":
+        raise PlanError(VARS["output"], "an s3:// output needs AWS, and a run on an inventory host makes "
+                        "no AWS call", "give a path on the controller: the HAL is fetched back")
     extra = normalize_extra_options(settings.extra_options)
-    check_extra_options(extra, cons_cores, mode="host")
+    check_extra_options(extra, cons_cores, mode="slurm" if slurm else "host")
     genomes = _genome_entries(seqfile, measurements)
     warnings += _host_warnings(genomes, batch_system)
 
@@ -1200,7 +1382,7 @@ def build_host_plan(seqfile, measurements, settings):
     cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=paths["output"],
                          batch_system=batch_system, max_cores=max_cores, max_memory=max_memory,
                          cons_cores=cons_cores, log_file=paths["log_file"], retry_count=settings.retry_count,
-                         extra_options=extra)
+                         extra_options=extra, slurm=slurm)
     plan = {
         "mode": "host",
         "target_host": target_host,
@@ -1208,6 +1390,7 @@ def build_host_plan(seqfile, measurements, settings):
         "max_cores": max_cores,
         "max_memory": max_memory,
         "cons_cores": cons_cores,
+        "slurm": slurm,
         "jobstore": jobstore,
         "jobstore_name": posixpath.basename(run_dir),
         "cactus_version": settings.cactus_version,
@@ -1225,6 +1408,49 @@ def build_host_plan(seqfile, measurements, settings):
     }
     plan["summary"] = host_plan_summary(plan)
     return plan
+
+
+def _slurm_plan(settings, run_dir):
+    """({partition, time, max_jobs, batch_logs_dir, comment, sbatch_args, defaulted}, limit defaults)
+    of a run on a Slurm login node. Unset settings come from the partition pre-flight saw: its name
+    (the cluster's default partition), its time limit (Cactus gives one --slurmTime to every job), a
+    node's CPUs as --consCores and a node's memory as --maxMemory."""
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm import (
+        run_comment,
+        slurm_seconds,
+    )
+
+    facts = settings.slurm_facts or {}
+    defaulted = []
+    partition = settings.slurm_partition or facts.get("name")
+    if not settings.slurm_partition and partition:
+        defaulted.append("partition" + (" (the cluster's default)" if facts.get("default") else ""))
+    time = settings.slurm_time
+    if time:
+        slurm_seconds(time)
+    elif facts.get("time_limit") and facts["time_limit"].lower() not in ("infinite", "unlimited"):
+        time = facts["time_limit"]
+        defaulted.append("time (the partition's limit)")
+    max_jobs = _whole_number(settings.max_jobs, "max_jobs", "give e.g. 1000, or leave it unset")
+    if max_jobs is None:
+        max_jobs = DEFAULT_SLURM_MAX_JOBS
+        defaulted.append("maxJobs")
+    sbatch_args = (settings.slurm_args or "").strip()
+    for token in shlex.split(sbatch_args):
+        name = token.split("=", 1)[0]
+        name = name if name.startswith("--") else name[:2]
+        if name in SBATCH_REFUSED:
+            problem, fix = SBATCH_REFUSED[name]
+            raise PlanError(VARS["slurm_args"], f"'{token}' {problem}", fix)
+    limits = {}
+    if facts.get("cpus"):
+        limits["cons_cores"] = facts["cpus"]
+    if facts.get("memory_mb"):
+        limits["max_memory"] = f"{facts['memory_mb']}Mi"
+    slurm = {"partition": partition, "time": time, "max_jobs": max_jobs,
+             "batch_logs_dir": f"{run_dir}/batch-logs", "comment": run_comment(run_dir),
+             "sbatch_args": sbatch_args, "defaulted": defaulted}
+    return slurm, limits
 
 
 def _host_limits(settings, batch_system):
@@ -1340,9 +1566,19 @@ def host_plan_summary(plan):
     cores = "all" if plan["max_cores"] is None else plan["max_cores"]
     memory = "all" if plan["max_memory"] is None else plan["max_memory"]
     cons = "" if plan["cons_cores"] is None else f", consCores {plan['cons_cores']}"
-    return "\n".join([
+    lines = [
         _genomes_line(plan),
         f"host {plan['target_host']}: --batchSystem {plan['batch_system']}, maxCores {cores}, "
         f"maxMemory {memory}{cons}",
-        f"job store {plan['jobstore']}; output {plan['output']} (fetched from {plan['leader_output']})",
-    ])
+    ]
+    slurm = plan.get("slurm")
+    if slurm:
+        lines.append(
+            f"Slurm: partition {slurm['partition'] or '(Slurm picks by time)'}, time "
+            f"{slurm['time'] or 'the partition default'} per job, maxJobs {slurm['max_jobs']}, "
+            f"--doubleMem true; defaults used: {', '.join(slurm['defaulted']) or 'none'} "
+            "(cactus_slurm_partition, cactus_slurm_time, cactus_max_jobs); jobs carry "
+            f"--comment={slurm['comment']}; batch logs in {slurm['batch_logs_dir']}")
+    lines.append(f"job store {plan['jobstore']}; output {plan['output']} "
+                 f"(fetched from {plan['leader_output']})")
+    return "\n".join(lines)

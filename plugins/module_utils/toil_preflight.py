@@ -21,6 +21,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import
     GB,
     check_instance_profile,
     check_jobstore_name,
+    check_staging_url,
     default_leader_storage,
     output_kind,
     parse_node_type,
@@ -57,7 +58,7 @@ PreflightError = CactusError
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
 
-def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=None):
+def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=None, staging_url=""):
     """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
     `known_regions` (botocore's EC2 regions) keeps a typo from sending requests to a host that
@@ -69,6 +70,8 @@ def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=No
     kind = output_kind(output)
     if jobstore_name:
         check_jobstore_name(jobstore_name, region)
+    if staging_url:
+        check_staging_url(staging_url)
     return {"region": region, "output_kind": kind}
 
 
@@ -318,6 +321,20 @@ def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region
             "the align step goes on with it"
         )
     return f"job store bucket '{bucket}' is free"
+
+
+def check_output_bucket(output, bucket, status):
+    """`status`: head_bucket on the bucket of an s3:// output. Toil exports the HAL there at the very
+    end of the run and does not create the bucket: it must exist and be reachable now."""
+    if status == 404:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} does not exist (Toil would "
+                             "fail to write the HAL there at the end of the run)",
+                             f"create it (aws s3 mb s3://{bucket}) or give another s3:// URL or a local path")
+    if status != 200:
+        raise PreflightError("cactus_output", f"bucket '{bucket}' of {output} is not reachable with these "
+                             f"credentials (S3 answered {status})",
+                             "use a bucket of this AWS account, or give s3:PutObject and s3:ListBucket on it")
+    return f"output bucket '{bucket}' exists"
 
 
 # ---- Node types, spot bids, quotas ---------------------------------------------------------------

@@ -34,6 +34,11 @@ description:
   - Relative local genome paths are resolved against the seqFile's directory (Cactus itself
     would use the current directory of the cactus process, which means nothing here). The plan
     gives each local genome a path on the leader and the text of the seqFile to write there.
+  - Leader paths are read literally by Cactus and Toil (which read a local path as a C(file://)
+    URL); characters other than letters, digits, C(.), C(_) and C(-) in a genome's name or file name
+    become C(_) there. A run directory with other characters is refused, and so are files of a
+    genome directory with such names (Cactus joins them with a shell command).
+  - A local O(output) must be a file path (not a directory) below a directory the user may write.
 version_added: "1.0.0"
 author: cactus-aws maintainers (@cactus-aws)
 requirements:
@@ -108,6 +113,33 @@ options:
       - Host runs only. The host's memory in MiB (its facts). With C(single_machine) and no
         O(max_memory), it becomes C(--maxMemory <n>Mi); other batch systems ignore it.
     type: int
+  slurm_partition:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--slurmPartition). Unset, the partition
+        pre-flight found (O(slurm_facts)), the cluster's default partition.
+    type: str
+  slurm_time:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--slurmTime), one time limit for every job
+        (C([DD-]HH:MM:SS), read by Toil's parser). Unset, the partition's limit (O(slurm_facts)).
+    type: str
+  slurm_args:
+    description:
+      - Host runs with O(batch_system=slurm) only. Extra C(sbatch) flags (e.g. C(--account=lab)),
+        added to C(--slurmArgs) after the run's C(--comment), by which its jobs are listed and
+        cancelled. Refused - the job name and comment, the partition and time (use O(slurm_partition),
+        O(slurm_time)), and cores or memory flags (Toil sets them per job).
+    type: str
+  max_jobs:
+    description:
+      - Host runs with O(batch_system=slurm) only. C(--maxJobs); unset, 1000 (cactus#1465).
+    type: int
+  slurm_facts:
+    description:
+      - Host runs with O(batch_system=slurm) only. What pre-flight saw of the partition
+        (C(name), C(default), C(time_limit), C(cpus), C(memory_mb)), the defaults of O(slurm_partition),
+        O(slurm_time), O(cons_cores) (a node's CPUs) and O(max_memory) (a node's memory).
+    type: dict
   owner:
     description: Owner tag of the instances. Defaults to O(key_pair_name), as Toil does.
     type: str
@@ -167,6 +199,9 @@ options:
       - More cactus options, appended last (list, or one string split like a shell would).
       - Options the plan writes (C(--batchSystem), C(--nodeTypes), C(--consCores), ...) are
         refused with the variable to set instead.
+      - Every other token must be an option of Cactus v3.2.1 (module_utils C(cactus_options), read
+        from its source) or of Toil 9.4.1 (its own parser), or an unambiguous prefix of one, or that
+        option's value; an unknown option gets a close match as a hint.
       - On a host, C(--batchSystem), C(--maxCores), C(--maxMemory), C(--consCores), C(--logFile) and
         C(--restart) are refused the same way, and the cluster options C(--provisioner),
         C(--nodeTypes), C(--minNodes), C(--maxNodes), C(--nodeStorage) too. C(--binariesMode) is allowed.
@@ -331,8 +366,9 @@ EXAMPLES = r"""
     output: runs/login1/out.hal
     target_host: login1
     batch_system: slurm
-    cons_cores: 32
-    max_memory: 256G
+    slurm_partition: long
+    slurm_time: "2-00:00:00"
+    slurm_facts: {name: long, default: false, time_limit: "7-00:00:00", cpus: 64, memory_mb: 512000}
     leader_run_dir: /home/alice/cactus/runs/login1
     run_dir: runs/login1
   delegate_to: localhost
@@ -411,7 +447,8 @@ plan:
       type: str
     genomes:
       description: Aligned genomes with name, path, resolved, kind, outgroup, size, size_class,
-        size_on_disk, size_method and leader_path.
+        size_on_disk, size_method and leader_path; URLs also with etag and last_modified when the
+        server gave them (with the size, they fingerprint the input in the run record).
       type: list
       elements: dict
     cost_per_hour:
@@ -455,7 +492,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
-    PlanSettings, build_plan, parse_node_type, region_of, require_aws_settings)
+    PlanError, PlanSettings, build_plan, output_kind, parse_node_type, region_of, require_aws_settings,
+    safe_name)
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
@@ -552,6 +590,13 @@ def _measure_directory(genome, path):
     results = []
     for entry in entries:
         full = os.path.join(path, entry)
+        if entry != safe_name(entry):
+            # The directory's own name is made safe on the leader; its files keep theirs (rsync).
+            raise MeasureError(genome, f"file name '{entry}' in directory {path} holds characters Cactus "
+                               "misreads: it joins a directory's files with a shell command (cat), where "
+                               "spaces, quotes, globs and '$' are read",
+                               "rename the file using letters, digits, '.', '_' and '-', or join the files "
+                               "into one FASTA")
         if not os.path.isfile(full):
             raise MeasureError(genome, f"{full} is not a regular file, and Cactus concatenates every "
                                "entry of the directory", "keep only FASTA files in it")
@@ -578,14 +623,17 @@ def _from_remote_length(url, length, how):
 def measure_http(genome, timeout):
     """Content-Length by HEAD; servers refusing HEAD get a one-byte ranged GET."""
     try:
-        length = _http_length(genome.resolved, timeout)
+        length, headers = _http_length(genome.resolved, timeout)
     except Exception as error:  # any failure here means the leader may not get it either
         raise MeasureError(genome, f"cannot reach the URL ({error})",
                            "check the URL, or plan with offline=true (sizes unknown)") from None
-    return _from_remote_length(genome.resolved, length, "HTTP length")
+    # ETag and Last-Modified join the size in the run record's fingerprint of this input.
+    return dict(_from_remote_length(genome.resolved, length, "HTTP length"),
+                etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
 
 
 def _http_length(url, timeout):
+    """(length or None, headers of the answer)."""
     try:
         response = open_url(url, method="HEAD", timeout=timeout, follow_redirects="safe")
     except HTTPError as error:
@@ -593,13 +641,15 @@ def _http_length(url, timeout):
             raise
         return _ranged_get_length(url, timeout)
     length = response.headers.get("Content-Length")
-    return int(length) if length is not None else _ranged_get_length(url, timeout)
+    if length is None:
+        return _ranged_get_length(url, timeout)
+    return int(length), response.headers
 
 
 def _ranged_get_length(url, timeout):
     response = open_url(url, headers={"Range": "bytes=0-0"}, timeout=timeout, follow_redirects="safe")
     total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
-    return int(total) if total.isdigit() else None
+    return (int(total) if total.isdigit() else None), response.headers
 
 
 def measure_s3(genome, region):
@@ -619,7 +669,9 @@ def measure_s3(genome, region):
     except BotoCoreError as error:
         raise MeasureError(genome, f"cannot ask S3 ({error})", "configure AWS credentials, or plan "
                            "with offline=true") from None
-    return _from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length")
+    modified = head.get("LastModified")
+    return dict(_from_remote_length(genome.resolved, head.get("ContentLength"), "S3 length"),
+                etag=head.get("ETag"), last_modified=modified.isoformat() if modified else None)
 
 
 # ---- All genomes ----------------------------------------------------------------------------------
@@ -667,6 +719,27 @@ def _given_size(genome, known_sizes):
     return size
 
 
+def check_local_output(path):
+    """A local output is a file the fetch step can write: not a directory, below a writable directory
+    (fetch creates the directories still missing)."""
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full):
+        raise PlanError("cactus_output", f"'{path}' is a directory, and the HAL is one file",
+                        f"give the file to write, e.g. {os.path.join(path, 'aligned.hal')}")
+    if os.path.lexists(full) and not os.access(full, os.W_OK):
+        raise PlanError("cactus_output", f"'{path}' exists and cannot be written",
+                        "give a file you may write")
+    parent = os.path.dirname(full)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise PlanError("cactus_output", f"'{parent}' is not a directory, so '{path}' cannot be made",
+                        "give a path below a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PlanError("cactus_output", f"directory '{parent}' cannot be written, so '{path}' cannot be "
+                        "made", "give a path in a directory you may write")
+
+
 def write_if_changed(path, text):
     """Write `text` to `path` atomically unless it is already there; True when written."""
     try:
@@ -705,6 +778,11 @@ ARGUMENT_SPEC = dict(
     max_memory=dict(type="raw"),
     host_cores=dict(type="int"),
     host_memory_mb=dict(type="int"),
+    slurm_partition=dict(type="str"),
+    slurm_time=dict(type="str"),
+    slurm_args=dict(type="str"),
+    max_jobs=dict(type="int"),
+    slurm_facts=dict(type="dict"),
     owner=dict(type="str"),
     cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
     node_types=dict(type="raw"),
@@ -751,11 +829,12 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
                  "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name", "vpc_subnet",
                  "use_private_ip", "instance_profile_arn", "extra_security_groups", "tags", "aws_ami",
-                 "appliance_image")
-# Empty values mean "from the plan" or "not used" (the roles' defaults: [], 0, ""), as if not given.
+                 "appliance_image", "slurm_partition", "slurm_time", "slurm_args", "max_jobs", "slurm_facts")
+# Empty values mean "from the plan" or "not used" (the roles' defaults: [], {}, 0, ""), as if not given.
 FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "leader_storage", "node_storage",
                  "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name",
-                 "vpc_subnet", "instance_profile_arn", "aws_ami", "appliance_image")
+                 "vpc_subnet", "instance_profile_arn", "aws_ami", "appliance_image", "slurm_partition",
+                 "slurm_time", "slurm_args", "max_jobs", "slurm_facts")
 
 
 def make_plan(params):
@@ -763,7 +842,7 @@ def make_plan(params):
     seqfile = parse_seqfile(params["seqfile"])
     params = dict(params)
     for key in FROM_THE_PLAN:
-        if params[key] in ("", [], 0):
+        if params[key] in ("", [], {}, 0):
             params[key] = None
     # host_run decides; without it, a target_host means a host run. The other mode's settings are ignored.
     if params["host_run"] is False:
@@ -771,6 +850,8 @@ def make_plan(params):
     # Not given: the planner's own default (PlanSettings, the one source of the defaults).
     settings = PlanSettings(**{key: params[key] for key in SETTINGS_KEYS if params[key] is not None},
                             run_tag_key=params["run_tag_key"], run_tag_value=params["run_tag_value"])
+    if output_kind(settings.output) == "local":
+        check_local_output(settings.output)
     host_run = bool(settings.target_host)
     region = None
     if not host_run:  # a host run has no zone, and makes no AWS call
@@ -782,6 +863,10 @@ def make_plan(params):
     plan = build_plan(seqfile, measured, settings)
     if params["lookup_prices"] and not host_run:
         plan = _with_prices(plan, seqfile, measured, settings, region)
+    for genome in plan["genomes"]:  # what identifies a URL's content, for the run record
+        for key in ("etag", "last_modified"):
+            if measured.get(genome["name"], {}).get(key):
+                genome[key] = measured[genome["name"]][key]
     return plan
 
 

@@ -13,6 +13,10 @@ description:
   - Checksums are cached by path, size and modification time in O(cache), so a re-run does not
     read unchanged genomes again.
   - Runs on the controller. Remote genomes (URLs) are left alone.
+  - Returns the inputs' fingerprints (the seqFile's SHA-256, each local genome's from the manifest,
+    each URL with what the plan measured) and compares them with those of O(record), the run record
+    of this job store; when a started or finished run's inputs changed it fails before anything is
+    sent, naming the changed inputs and the way forward (module_utils C(cactus_inputs)).
 options:
   genomes:
     description: The plan's genomes (C(name), C(kind), C(resolved), C(leader_path), C(outgroup)).
@@ -43,6 +47,45 @@ options:
   tree:
     description: The seqFile's tree line (the plan's C(tree)), for C(seqfile_text).
     type: str
+  seqfile_text:
+    description:
+      - The seqFile Cactus reads on the leader (the plan's C(leader_seqfile_text)); its SHA-256 is
+        part of the inputs' fingerprint.
+    type: str
+    default: ""
+  record:
+    description:
+      - The run record of the alignment (C(run.json)), or an empty dict. When it names O(jobstore)
+        and keeps C(inputs), the current inputs are compared with those.
+    type: dict
+    default: {}
+  state:
+    description: State of that run (none, running, interrupted, finished, failed).
+    type: str
+    default: none
+  jobstore:
+    description: The plan's job store.
+    type: str
+    default: ""
+  name_variable:
+    description:
+      - The variable that names a new job store (C(toil_jobstore_name), on a host C(cactus_run_name)).
+    type: str
+    default: toil_jobstore_name
+  name_value:
+    description: Its current value, for the suggested new one.
+    type: str
+    default: ""
+  output:
+    description: The run's output, named in messages.
+    type: str
+    default: ""
+  stop_on_change:
+    description:
+      - Fail, before anything is sent, when the inputs of a started or finished run of this job store
+        changed. False only reports (C(changed_inputs), C(inputs_message)).
+    type: bool
+    default: true
 author: cactus-aws maintainers (@cactus-aws)
 """
 
@@ -78,6 +121,21 @@ seqfile_text:
   description: With O(s3_url), the seqFile for the leader, with C(s3://) URLs for local genomes.
   type: str
   returned: when s3_url is set
+inputs:
+  description:
+    - Fingerprints of the current inputs, C(seqfile) (SHA-256 of O(seqfile_text)) and C(genomes) by
+      name (C(sha256) of a local genome; C(url), C(size), C(etag), C(last_modified) of a URL).
+  type: dict
+  returned: always
+changed_inputs:
+  description: What changed since the run of O(record) started, one phrase per input.
+  type: list
+  elements: str
+  returned: always
+inputs_message:
+  description: What that means and what to do, or an empty string.
+  type: str
+  returned: always
 """
 
 import hashlib
@@ -85,6 +143,9 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
+    changes, fingerprints, verdict)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import check_staging_url
 
 CHUNK = 4 * 1024 * 1024
 
@@ -197,8 +258,7 @@ def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
 
 def s3_layout(genomes, leader_genomes_dir, s3_url, tree, manifest_text):
     """Where each local genome goes in S3, and the seqFile that points there."""
-    bucket, _, prefix = s3_url[len("s3://"):].partition("/")
-    prefix = prefix.strip("/")
+    bucket, prefix = check_staging_url(s3_url)  # pre-flight checked it already
     digests = {}
     for line in manifest_text.splitlines():
         digest, rel = line.split("  ", 1)
@@ -230,6 +290,14 @@ def main():
             cache=dict(type="path", required=True),
             s3_url=dict(type="str"),
             tree=dict(type="str"),
+            seqfile_text=dict(type="str", default=""),
+            record=dict(type="dict", default={}),
+            state=dict(type="str", default="none"),
+            jobstore=dict(type="str", default=""),
+            name_variable=dict(type="str", default="toil_jobstore_name"),
+            name_value=dict(type="str", default=""),
+            output=dict(type="str", default=""),
+            stop_on_change=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -239,14 +307,21 @@ def main():
             p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"], dry_run=module.check_mode
         )
         if p["s3_url"]:
-            if not p["s3_url"].startswith("s3://") or len(p["s3_url"]) <= len("s3://"):
-                raise ValueError(f"{p['s3_url']!r} is not an s3://bucket[/prefix] URL")
             result["uploads"], result["seqfile_text"] = s3_layout(
                 p["genomes"], p["leader_genomes_dir"], p["s3_url"], p["tree"], result["manifest_text"]
             )
+        result["inputs"] = fingerprints(p["genomes"], result["manifest_text"], p["seqfile_text"],
+                                        p["leader_genomes_dir"])
     except (OSError, ValueError) as e:
         module.fail_json(msg=f"cactus_seqfile: cannot stage the local genomes: {e}")
     del result["manifest_text"]
+    # Only a record of this job store describes what is on the leader (another is an earlier run's).
+    record = p["record"] if p["record"].get("jobstore") == p["jobstore"] else {}
+    result["changed_inputs"] = changes(record.get("inputs"), result["inputs"])
+    stop, result["inputs_message"] = verdict(p["state"], result["changed_inputs"], p["jobstore"],
+                                             p["name_variable"], p["name_value"], p["output"])
+    if stop and p["stop_on_change"]:
+        module.fail_json(msg=result["inputs_message"], **result)
     module.exit_json(changed=changed, **result)
 
 

@@ -46,10 +46,16 @@ options:
         name carries Toil's commit.
       - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
         (for teardown; a profile that is gone is no longer at risk).
+      - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
+        (O(slurm_probe)) - the partition exists and is up, O(slurm_time) fits its limit, a
+        C(sbatch --test-only) job was accepted (nothing is submitted), and, best effort, the run
+        directory is on a filesystem the compute nodes see (a warning otherwise or when unknown).
+      - C(output) checks that the bucket of an C(s3://) O(output) exists and these credentials reach
+        it (Toil writes the HAL there and does not create the bucket).
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, capacity, storage, governed, profile_guard]
+    choices: [names, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard, slurm]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
@@ -60,8 +66,14 @@ options:
     description: Job store name, without C(aws:<region>:) (C(names), C(jobstore)).
     type: str
   output:
-    description: Where the HAL goes, a local path or an C(s3://) URL (C(names)).
+    description: Where the HAL goes, a local path or an C(s3://) URL (C(names), C(output)).
     type: str
+  staging_url:
+    description:
+      - C(cactus_transfer_s3_url) when genomes are staged in S3, else empty (C(names)); an
+        C(s3://bucket[/prefix]) URL whose prefix Toil reads literally.
+    type: str
+    default: ""
   key_pair_name:
     description: EC2 key pair name, for messages (C(agent)).
     type: str
@@ -155,6 +167,19 @@ options:
     description: Pinned Toil appliance image (C(governed)).
     type: str
     default: ""
+  slurm_probe:
+    description:
+      - What roles/toil_prereqs/files/slurm_probe.py printed on the login node (C(slurm)) -
+        C(sinfo) and C(test_only) (each C(rc), C(out)), C(hostname), C(run_dir), C(fs_type).
+    type: dict
+  slurm_partition:
+    description: The partition asked for; empty means the cluster's default (C(slurm)).
+    type: str
+    default: ""
+  slurm_time:
+    description: The time limit asked for; empty means the partition's (C(slurm)).
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -220,6 +245,15 @@ capacity:
       C(quotas) (C(spot) and C(on_demand), each with code, quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
+slurm:
+  description:
+    - C(partition), the partition used (C(name), C(default), C(time_limit), C(cpus) and C(memory_mb) of its
+      smallest node), the host plan's Slurm defaults.
+  returned: when slurm is checked
+output:
+  description: Empty; the check either passes or fails.
+  returned: when output is checked
+  type: dict
 storage:
   description: Empty; the check either passes or fails.
   returned: when storage is checked
@@ -256,6 +290,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import
     instance_architecture,
     toil_commit,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm import check_slurm
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
     QUOTA_ON_DEMAND_STANDARD,
@@ -276,6 +311,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     check_jobstore_bucket,
     check_leader_storage,
     check_names,
+    check_output_bucket,
     check_offered,
     check_quota,
     existing_clusters,
@@ -311,7 +347,8 @@ def run_names(module):
     _required(module, "cluster_name", "zone", "output")
     p = module.params
     result = check_names(
-        p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"]
+        p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"],
+        p["staging_url"],
     )
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
@@ -402,29 +439,45 @@ def run_clusters(module):
 # ---- jobstore ------------------------------------------------------------------------------------
 
 
-def run_jobstore(module):
-    _required(module, "jobstore_name", "region")
-    p = module.params
-    bucket = jobstore_bucket(p["jobstore_name"])
+def _bucket_status(module, bucket):
+    """HTTP status of head_bucket: 200 (exists, ours), 403 (someone else's), 404 (none), or another."""
     try:
         module.client("s3").head_bucket(Bucket=bucket)
-        status = 200
+        return 200
     except ClientError as error:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket"):
-            status = 404
-        elif code in ("403", "AccessDenied"):
-            status = 403
-        elif status == 301:  # the bucket lives in another region: it exists
-            status = 200
+            return 404
+        if code in ("403", "AccessDenied"):
+            return 403
+        return 200 if status == 301 else status  # 301: the bucket lives in another region: it exists
     except BotoCoreError as error:
         _aws_fail(module, error, f"ask S3 about bucket {bucket}", "check the AWS credentials")
+
+
+def run_jobstore(module):
+    _required(module, "jobstore_name", "region")
+    p = module.params
+    bucket = jobstore_bucket(p["jobstore_name"])
+    status = _bucket_status(module, bucket)
     this_run = (
         bool(p["recorded_jobstore"]) and p["recorded_jobstore"] == f"aws:{module.region}:{p['jobstore_name']}"
     )
     report = check_jobstore_bucket(p["jobstore_name"], status, p["restart"], this_run, module.region)
     return {"msg": report, "bucket": bucket, "bucket_exists": status == 200}, []
+
+
+# ---- output --------------------------------------------------------------------------------------
+
+
+def run_output(module):
+    _required(module, "output")
+    output = module.params["output"]
+    if not output.startswith("s3://"):
+        return {"msg": f"output {output} is a local path (checked by the plan)"}, []
+    bucket = output[len("s3://"):].split("/", 1)[0]
+    return {"msg": check_output_bucket(output, bucket, _bucket_status(module, bucket))}, []
 
 
 # ---- capacity ------------------------------------------------------------------------------------
@@ -759,6 +812,17 @@ def run_profile_guard(module):
         pass  # the profile's own name is still checked
     check_instance_profile(arn, p["cluster_name"], roles)
     return {"msg": f"toil destroy-cluster {p['cluster_name']} leaves instance profile {arn} alone"}, []
+# ---- slurm (a login node, no AWS) -----------------------------------------------------------------
+
+
+def run_slurm(module):
+    _required(module, "slurm_probe")
+    p = module.params
+    facts, warnings = check_slurm(p["slurm_probe"], p["slurm_partition"], p["slurm_time"])
+    time = p["slurm_time"] or f"{facts['time_limit']} (its limit)"
+    msg = (f"Slurm partition {facts['name']} is up, a job of {time} fits it, and sbatch --test-only "
+           "accepted a job (none submitted)")
+    return {"msg": msg, "partition": facts}, warnings
 
 
 CHECKS = {
@@ -766,10 +830,12 @@ CHECKS = {
     "agent": run_agent,
     "clusters": run_clusters,
     "jobstore": run_jobstore,
+    "output": run_output,
     "capacity": run_capacity,
     "storage": run_storage,
     "governed": run_governed,
     "profile_guard": run_profile_guard,
+    "slurm": run_slurm,
 }
 
 
@@ -781,6 +847,7 @@ def main():
             zone=dict(type="str"),
             jobstore_name=dict(type="str"),
             output=dict(type="str"),
+            staging_url=dict(type="str", default=""),
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),
@@ -803,6 +870,9 @@ def main():
             aws_ami=dict(type="str", default=""),
             instance_types=dict(type="list", elements="str", default=[]),
             appliance_image=dict(type="str", default=""),
+            slurm_probe=dict(type="dict"),
+            slurm_partition=dict(type="str", default=""),
+            slurm_time=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )

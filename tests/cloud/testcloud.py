@@ -291,7 +291,9 @@ class TestCloud:
             "Subsystem sftp internal-sftp\nLogLevel VERBOSE\nMaxStartups 100:30:200\nMaxSessions 50\n"
             # A plain host's tmux server socket (in /tmp/tmux-<uid> by default: shared by every cloud)
             # goes to this cloud's /run, so core's tmux of another cloud, with another home, is never used.
-            + ("" if self.with_appliance else "SetEnv TMUX_TMPDIR=/run/tmux\n")
+            # SLURM_CONF: where a Slurm bed of this cloud (tests/cloud/slurmbed.py) writes its config.
+            + ("" if self.with_appliance else
+               "SetEnv TMUX_TMPDIR=/run/tmux SLURM_CONF=/run/slurm/slurm.conf\n")
         )
         (lr / "run" / "tmux").mkdir(exist_ok=True)
         os.chmod(lr / "run" / "tmux", 0o1777)

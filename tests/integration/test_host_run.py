@@ -176,8 +176,9 @@ def kill_alignment(cloud):
 
 
 def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, reference, tmp_path):
-    # Paced (seconds per genome job) so that the run is still going during the checks below.
-    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "10"}, "cactus_align_wait": False}
+    # Paced (seconds per genome job) so that the run is still going during the checks below, even on a
+    # busy machine.
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "20"}, "cactus_align_wait": False}
     project = HostProject(host_cloud, tmp_path, release, "hostkill", **paced)
     project.play()
     # Never twice: while it runs, the align step starts no second copy.
@@ -188,19 +189,42 @@ def test_killed_alignment_restarts_to_the_same_output(host_cloud, release, refer
     wait_until(lambda: log.exists() and "stand-in: aligned genome" in log.read_text(), 120,
                "the first aligned genome", interval=0.5)
     kill_alignment(host_cloud)
-    assert "state: interrupted" in project.play("--tags", "status").stdout
+    # For scripts: status fails unless the run finished.
+    stopped = project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true", check=False)
+    assert stopped.returncode != 0 and "state: interrupted" in stopped.stdout, stopped.stdout[-3000:]
+    assert "The alignment stopped before finishing." in stopped.stdout
 
     # A plain re-run does not start over on the existing job store: it points to restart.
     refused = project.play("--tags", "align", check=False)
     assert refused.returncode != 0 and "--tags restart" in refused.stdout
 
-    project.variables.update(cactus_align_wait=True, cactus_align_environment={})
+    # A restart that fails (the stand-in out of disk writing the HAL: in its last job, or when the kill
+    # came after that job, in the leader's export) fails the play, with the cause and a restart as the
+    # advice; the traceback is in the console log, shown with its path.
+    project.variables.update(cactus_align_wait=True,
+                             cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})  # fmt: skip
+    project.write_variables()
+    failed = project.play("--tags", "restart", check=False)
+    out = " ".join(failed.stdout.split()).replace("''", "'")  # YAML output: wrapped lines, doubled quotes
+    assert failed.returncode != 0 and recap(failed.stdout)[HOST]["failed"] == 1, out[-3000:]
+    assert "state: failed (exit code 1)" in out
+    assert "cause: OSError: [Errno 28] No space left on device" in out
+    assert "Out of disk: make room" in out and "then continue with --tags restart" in out
+    assert "console log: /home/core/cactus/runs/hostkill/cactus.console.log" in out
+    assert out.count("No space left on device") < 10, "each log's error shown once"
+    # Plain status exits 0 on a failed run, and its summary names the cause and keeps the restart line.
+    summary = " ".join(project.play("--tags", "status").stdout.split())
+    assert "state: failed: OSError: [Errno 28] No space left on device" in summary
+    assert "restart: ansible-playbook run_alignment.yml" in summary
+
+    project.variables.update(cactus_align_environment={})
     project.write_variables()
     project.play("--tags", "restart,fetch")
     record = project.record()
-    assert record["state"] == "finished" and record["attempt"] == 2 and "--restart" in record["argv"]
+    assert record["state"] == "finished" and record["attempt"] == 3 and "--restart" in record["argv"]
     assert project.output.read_bytes() == reference["hal"]
     assert json.loads((project.run_dir / "fetched.json").read_text())["sha256"] == sha256(project.output)
+    project.play("--tags", "status", "-e", "cactus_status_fail_unless_finished=true")  # finished: exit 0
     # Nothing to destroy for a host run, and the host's files stay.
     down = project.play(playbook="teardown.yml")
     assert "nothing to destroy" in down.stdout
@@ -260,7 +284,7 @@ def test_ops_team_directory_uses_the_installed_collection(host_cloud, release, r
     ({"cactus_target_hosts": "labhost*"}, "'labhost*' names 2 hosts of the inventory (labhost, labhost2)"),
     # Ansible's own message names the host and why (here: ssh connection refused).
     ({"cactus_target_hosts": "deadhost"}, "fatal: [localhost -> deadhost]: UNREACHABLE!"),
-    ({"cactus_batch_system": "slurm", "cactus_cons_cores": 8}, "cactus_batch_system: 'slurm' needs sbatch"),
+    ({"cactus_batch_system": "lsf", "cactus_cons_cores": 8}, "cactus_batch_system: 'lsf' needs bsub"),
     ({"cactus_output": "s3://bucket/out.hal"}, "cactus_output: an s3:// output needs AWS"),
     ({"cactus_transfer_mode": "s3"}, "cactus_transfer_mode: 's3' needs AWS"),
 ])  # fmt: skip
@@ -291,3 +315,78 @@ def test_local_connection_host_gets_the_genomes(host_cloud, release, tmp_path):
     assert (genomes / ".verified.sha256").read_bytes() == (genomes / ".manifest.sha256").read_bytes()
     again = project.play("--tags", "transfer")
     assert recap(again.stdout)["localbox"]["changed"] == 0, recap(again.stdout)
+
+
+# File names Toil would misread in the file:// URL Cactus makes of a local path ('?' a query, '#' a
+# fragment, '%41' an escape of 'A'), beside the file '%41' would turn into.
+ODD_GENOMES = {
+    "pct": ("pct%41.fa", ">p1\n" + "ACGTACGA" * 50 + "\n>p2\n" + "GGCCTTAA" * 40 + "\n"),
+    "pctA": ("pctA.fa", ">a1\n" + "TTTTCCCA" * 45 + "\n"),
+    "qx": ("q?x.fa", ">q1\n" + "CAGTCAGG" * 30 + "\n"),
+    "hx": ("h#x.fa", ">h1\n" + "GATCGATT" * 35 + "\n"),
+}
+
+
+def standin_summary(text, tmp_path):
+    """What the stand-in's HAL says of a FASTA text (its own summary function)."""
+    src = str(TOP / "tests" / "standin" / "cactus" / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    from cactus_standin.workflow import fasta_summary
+
+    path = tmp_path / "summary.fa"
+    path.write_text(text)
+    return fasta_summary(str(path))
+
+
+def hal_genomes(hal):
+    return {line.split("\t")[1]: line for line in hal.splitlines() if line.startswith("genome\t")}
+
+
+def test_odd_file_names_align_and_edited_inputs_never_pass_for_the_old_hal(host_cloud, release, tmp_path):
+    """Names with '?', '#' and '%41' import the right files; then, after one genome is edited, a
+    re-run of the finished run reports the change, leaves the host's copy and the old HAL alone, and
+    a new run name aligns the current inputs."""
+    project = HostProject(host_cloud, tmp_path, release, "hostodd")
+    lines = ["((pct:0.1,pctA:0.2)anc1:0.05,(qx:0.1,hx:0.2)anc2:0.1);"]
+    for name, (file_name, text) in ODD_GENOMES.items():
+        (tmp_path / "genomes" / file_name).write_text(text)
+        lines.append(f"{name}\tgenomes/{file_name}")
+    (tmp_path / "seqfile.txt").write_text("\n".join(lines) + "\n")
+    project.play()
+    genomes = hal_genomes(project.output.read_text())
+    for name, (_, text) in ODD_GENOMES.items():
+        summary = standin_summary(text, tmp_path)
+        assert f"sequences={summary['sequences']}\tbases={summary['bases']}\tsha256={summary['sha256']}" in \
+            genomes[name], (name, genomes[name])
+    staged = "~/cactus/runs/hostodd/genomes"
+    assert on_host(host_cloud, f"cd {staged} && ls pct qx hx").split() == [
+        "hx:", "h_x.fa", "pct:", "pct_41.fa", "qx:", "q_x.fa"]
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]
+    old_hal = project.output.read_bytes()
+
+    # One genome edited after the run finished: the re-run stops before sending anything.
+    edited = ODD_GENOMES["pct"][1] + ">p3\nACGT\n"
+    (tmp_path / "genomes" / "pct%41.fa").write_text(edited)
+    rerun = project.play(check=False)
+    said = " ".join(rerun.stdout.split())
+    assert rerun.returncode != 0, rerun.stdout[-3000:]
+    assert "The inputs changed since the alignment in job store /home/core/cactus/runs/hostodd/jobstore " \
+           "finished: genome pct (sha256" in said, said[-3000:]
+    assert f"Its HAL ({project.output}) is the alignment of the earlier inputs, not of the current" in said
+    assert "-e cactus_run_name=hostodd-2" in said
+    assert "nothing to start" not in said and "Fetch it with --tags fetch" not in said
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]  # not overwritten
+    fetch = project.play("--tags", "fetch", check=False)
+    assert fetch.returncode != 0
+    assert "is the alignment of the earlier inputs" in " ".join(fetch.stdout.split()), fetch.stdout[-3000:]
+    assert project.output.read_bytes() == old_hal
+    status = " ".join(project.play("--tags", "status").stdout.split())
+    assert "The inputs changed since the alignment" in status, status[-3000:]
+    assert "state: finished (of earlier inputs: genome pct (sha256" in status
+
+    # The way forward it named: a new run name, a new job store; the old one is left alone.
+    project.play("-e", "cactus_run_name=hostodd-2")
+    genomes = hal_genomes(project.output.read_text())
+    assert "sequences=3" in genomes["pct"] and genomes["pctA"] == hal_genomes(old_hal.decode())["pctA"]
+    assert on_host(host_cloud, f"cat {staged}/pct/pct_41.fa") == ODD_GENOMES["pct"][1]

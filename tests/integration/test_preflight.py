@@ -7,6 +7,7 @@ mostly Ansible start-up; every case is still its own test with its own output on
 """
 
 import collections
+import functools
 import gzip
 import http.server
 import json
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.cloud
 EXISTING_CLUSTER = "pf-exist"  # made cheaply below: a security group and an instance with Toil's tags
 TAKEN_JOBSTORE = "pf-taken"  # its bucket pf-taken--toil exists
 INPUT_BUCKET = "pf-inputs"  # holds genome c.fa for the good seqFile
+OUTPUT_BUCKET = "pf-outputs"  # the good run's output goes there
 GOOD = "pf-good"
 PARALLEL = 3
 
@@ -181,6 +183,26 @@ BAD = [
         "toil_max_nodes: 1 values for 2 node types",
     ),
     (
+        "extra-options-unknown",
+        {"cactus_extra_options": ["--rooot", "mr"]},
+        {},
+        "cactus_extra_options: '--rooot' is not an option of cactus v3.2.1 (its own options and Toil "
+        "9.4.1's). Fix: did you mean --root?",
+    ),
+    (
+        "output-is-a-directory",
+        {"cactus_output": "@genomes"},
+        {},
+        "cactus_output: '@genomes' is a directory, and the HAL is one file",
+    ),
+    (
+        "release-unreachable",
+        {"cactus_provision_release_base_url": "http://127.0.0.1:9/nothing"},
+        {},
+        "cactus_provision_release_base_url: Cactus v3.2.1 cannot be downloaded from "
+        "http://127.0.0.1:9/nothing/v3.2.1/cactus-bin-v3.2.1.tar.gz",
+    ),
+    (
         "extra-options-metrics-jobstore",
         {"cactus_extra_options": ["--metrics", "aws:us-west-2:js"]},
         {},
@@ -256,6 +278,12 @@ BAD = [
         {"cactus_restart": True},
         {},
         f"cactus_restart: there is no job store bucket '{GOOD}-jobstore--toil' to restart from",
+    ),
+    (
+        "output-bucket-missing",
+        {"cactus_output": "s3://pf-no-bucket/good.hal"},
+        {},
+        "cactus_output: bucket 'pf-no-bucket' of s3://pf-no-bucket/good.hal does not exist",
     ),
     # capacity: offerings, spot bids, the leader's disk
     (
@@ -396,7 +424,7 @@ def setup(cloud, tmp_path_factory):
     )
 
     s3 = cloud.client("s3")
-    for bucket in (INPUT_BUCKET, f"{TAKEN_JOBSTORE}--toil"):
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET, f"{TAKEN_JOBSTORE}--toil"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     s3.put_object(Bucket=INPUT_BUCKET, Key="c.fa", Body=FASTA.encode())
     ec2 = cloud.client("ec2")
@@ -459,11 +487,22 @@ def setup(cloud, tmp_path_factory):
     ]["Arn"]
     iam.add_role_to_instance_profile(InstanceProfileName="pf_good_node", RoleName="pf_good_node")
 
+    # The release server pre-flight asks (in place of GitHub): the tarball's path is enough.
+    tarball = top / "www" / "download" / "v3.2.1" / "cactus-bin-v3.2.1.tar.gz"
+    tarball.parent.mkdir(parents=True)
+    tarball.write_bytes(b"not really a tarball")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(top / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
     before = cloud.leftovers()
     try:
-        yield {"top": top, "agents": agents, "ids": ids, "before": before, "genome_server": genome_server}
+        yield {"top": top, "agents": agents, "ids": ids, "before": before, "genome_server": genome_server,
+               "release_url": f"http://127.0.0.1:{server.server_address[1]}/download"}
     finally:
         genome_server.stop()
+        server.shutdown()
+        server.server_close()
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
         cloud.reset_account()
@@ -515,8 +554,9 @@ def _base_vars(setup, case_id):
         "toil_zone": ZONE,
         "toil_key_pair_name": KEY_PAIR,
         "cactus_seqfile": str(top / "good.txt"),
-        "cactus_output": "s3://pf-outputs/good.hal",
+        "cactus_output": f"s3://{OUTPUT_BUCKET}/good.hal",
         "cactus_run_dir": str(top / "runs" / case_id),
+        "cactus_provision_release_base_url": setup["release_url"],
     }
 
 
@@ -619,6 +659,7 @@ def test_good_input_passes_and_writes_plan(runs):
         f"ssh-agent: 1 key(s); holds the key of '{KEY_PAIR}'",
         f"cluster '{GOOD}' does not exist yet",
         f"job store bucket '{GOOD}-jobstore--toil' is free",
+        f"output bucket '{OUTPUT_BUCKET}' exists",
         "could not read the spot vCPU quota",
         "on-demand prices unknown (AWS Price List API",
         "cost ceiling",

@@ -63,6 +63,21 @@ def test_full_run_then_rerun_changes_nothing_then_teardown(cloud, reference_hal)
     assert project.output.read_bytes() == reference_hal["hal"]
     print(f"idempotent re-run of the whole playbook: {seconds:.1f} s")
 
+    # One genome edited after the run finished: the re-run names it, sends nothing over the leader's
+    # copy, does not call the old HAL the result, and names the job store variable to align it anew.
+    genome = project.genomes_dir / "simMouse.fa"
+    original = genome.read_text()
+    genome.write_text(original + ">chr2\nACGT\n")
+    edited = project.play(check=False)
+    said = " ".join(edited.stdout.split())
+    assert edited.returncode != 0, edited.stdout[-3000:]
+    assert "The inputs changed since the alignment in job store aws:us-west-2:e2e-ref-jobstore finished: " \
+           "genome simMouse (sha256" in said, said[-3000:]
+    assert "-e toil_jobstore_name=e2e-ref-jobstore-2" in said and "nothing to start" not in said
+    leader_copy = f"{project.plan()['leader_run_dir']}/genomes/simMouse/simMouse.fa"
+    assert cloud.appliance("cat", leader_copy).stdout == original
+    genome.write_text(original)
+
     # Another cluster whose name extends this one: Toil's destroy would delete its IAM role too.
     ec2 = cloud.client("ec2")
     group = ec2.create_security_group(GroupName="e2e-ref-two", Description="Toil appliance security group")
@@ -157,7 +172,8 @@ def _kill_alignment(cloud):
 
 
 def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_hal, tmp_path):
-    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "3"}, "cactus_align_wait": False}
+    # Paced (seconds per genome job): the run must still be going during the checks below on a busy machine.
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False}
     project = _fresh_project(cloud, release, tmp_path, "e2e-kill", **paced)
     try:
         project.play()
@@ -175,10 +191,19 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         refused = project.play("--tags", "align", check=False)
         assert refused.returncode != 0 and "--tags restart" in refused.stdout
 
-        project.variables.update(cactus_align_wait=True)
+        # A restart that fails (the stand-in out of disk writing the HAL) with wait on: a non-zero exit and
+        # the cause (the same roles as on a host, where test_host_run.py looks at the output more closely).
+        project.variables.update(cactus_align_wait=True,
+                                 cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})  # fmt: skip
+        project.write_variables()
+        failed = project.play("--tags", "restart", check=False)
+        assert failed.returncode != 0 and recap(failed.stdout)["e2e-kill-leader"]["failed"] == 1
+        assert "cause: OSError: [Errno 28] No space left on device" in " ".join(failed.stdout.split())
+
+        project.variables.update(cactus_align_environment={})
         project.write_variables()
         project.play("--tags", "restart,fetch")
-        assert project.record()["state"] == "finished" and project.record()["attempt"] == 2
+        assert project.record()["state"] == "finished" and project.record()["attempt"] == 3
         assert "--restart" in project.record()["argv"]
         assert project.output.read_bytes() == reference_hal["hal"]
     finally:

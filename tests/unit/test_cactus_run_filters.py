@@ -105,3 +105,11 @@ def test_transfer_rsync_goes_through_the_appliance_like_the_connection():
     host = cactus_transfer_rsync_argv("/c/stage", "/home/a/g", connection="ssh", host="lab")
     assert host[host.index("--rsync-path") + 1] == "rsync" and host[-1] == "lab:/home/a/g/"
     assert cactus_transfer_rsync_argv("/c/stage", "/home/a/g", connection="local")[-1] == "/home/a/g/"
+
+
+def test_summary_of_a_failed_run_names_the_cause_and_what_changed():
+    failure = {"cause": "out of disk", "restart": False}
+    lines = cactus_run.cactus_run_summary(PLAN, {"state": "failed"}, "failed", cluster_name="run", zone="z",
+                                          failure=failure, changed_inputs=["genome a"])
+    assert "state:     failed: out of disk (of earlier inputs: genome a)" in lines
+    assert not any(line.startswith("restart:") for line in lines)

@@ -98,3 +98,16 @@ def test_dry_run_writes_nothing(tmp_path):
     changed, result = cactus_stage.stage(genomes, LEADER, str(stage), str(cache), dry_run=True)
     assert changed and result["files"] == 1
     assert not stage.exists() and not cache.exists()
+
+
+def test_s3_prefix_toil_would_misread_is_refused(tmp_path):
+    a = tmp_path / "a.fa"
+    a.write_text(">a\nACGT\n")
+    genomes = [genome("a", a, "a/a.fa")]
+    _, result = cactus_stage.stage(genomes, LEADER, str(tmp_path / "s"), str(tmp_path / "c.json"))
+    try:
+        cactus_stage.s3_layout(genomes, LEADER, "s3://inputs/run#1", None, result["manifest_text"])
+    except ValueError as e:
+        assert str(e).startswith("cactus_transfer_s3_url: the prefix 'run#1' holds characters Toil")
+    else:
+        raise AssertionError("expected a ValueError")

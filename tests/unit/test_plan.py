@@ -519,34 +519,11 @@ def test_seed_guides_metrics_bug_is_never_emitted():
 # ---- Every command line the project can emit, checked by Toil -------------------------------------
 
 def cactus_v321_parser():
-    """Toil's workflow parser (a new one per check) plus the options cactus_progressive.main adds."""
-    from toil.job import Job
-    from toil.lib.conversions import human2bytes
+    """Cactus v3.2.1's parser: the stand-in's (Toil's workflow parser plus Cactus's options), which
+    test_cactus_options checks against the project's data of Cactus's options."""
+    from test_cactus_options import standin_parser
 
-    parser = Job.Runner.getDefaultArgumentParser()
-    parser.add_argument("seqFile")
-    parser.add_argument("outputHal", type=str)
-    parser.add_argument("--configFile", dest="configFile")
-    parser.add_argument("--root", dest="root", default=None)
-    parser.add_argument("--latest", dest="latest", action="store_true")
-    parser.add_argument("--containerImage", dest="containerImage", default=None)
-    parser.add_argument("--binariesMode", choices=["docker", "local", "singularity"], default=None)
-    parser.add_argument("--gpu", nargs="?", const="all", default=None)
-    parser.add_argument("--lastzCores", type=int, default=None)
-    parser.add_argument("--lastzMemory", type=human2bytes, default=None)
-    parser.add_argument("--fastga", action="store_true")
-    parser.add_argument("--consCores", type=int, default=None)
-    parser.add_argument("--consMemory", type=human2bytes, default=None)
-    parser.add_argument("--intermediateResultsUrl", default=None)
-    parser.add_argument("--skipPreprocessor", action="store_true")
-    parser.add_argument("--maxOutgroups", type=int, default=None)
-    parser.add_argument("--chromInfo")
-    parser.add_argument("--maskMode", default="default",
-                        choices=["red", "fastan", "lastz", "none", "default"])
-    parser.add_argument("--remask", action="store_true")
-    parser.add_argument("--branchScale", type=float, default=1.0)
-    parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None)
-    return parser
+    return standin_parser()
 
 
 def check_cactus_argv_with_toil(argv):
@@ -740,7 +717,7 @@ def test_every_combination_is_covered():
 HOST = "bigserver"
 HOST_RUN_DIR = "/home/alice/cactus/runs/myrun"
 HOST_PLAN_KEYS = {
-    "mode", "target_host", "batch_system", "max_cores", "max_memory", "cons_cores", "jobstore",
+    "mode", "target_host", "batch_system", "max_cores", "max_memory", "cons_cores", "slurm", "jobstore",
     "jobstore_name", "cactus_version", "seqfile", "tree", "leaves", "outgroups", "genomes", "size_classes",
     "single_machine_recommended", "output", "output_kind", "leader_run_dir", "leader_seqfile",
     "leader_seqfile_text", "leader_output", "log_file", "cactus_argv", "cactus_restart_argv", "warnings",
@@ -846,11 +823,18 @@ def test_host_plan_ignores_a_login_nodes_size_on_a_cluster():
 def test_host_plan_on_slurm_with_cons_cores():
     plan = host_plan_for([MAMMAL, BIRD], batch_system="slurm", cons_cores=32, max_memory="500Gi")
     assert plan["batch_system"] == "slurm" and plan["cons_cores"] == 32 and plan["max_cores"] is None
+    comment = f"--comment=cactus-run:{HOST_RUN_DIR}"
+    # No partition facts (no pre-flight): Slurm's default partition and time, Cactus's advice otherwise.
     assert plan["cactus_argv"][4:] == ["--batchSystem", "slurm", "--maxMemory", "500Gi", "--consCores", "32",
-                                       "--retryCount", "5", "--logFile", f"{HOST_RUN_DIR}/cactus.log"]
+                                       "--retryCount", "5", "--logFile", f"{HOST_RUN_DIR}/cactus.log",
+                                       "--batchLogsDir", f"{HOST_RUN_DIR}/batch-logs", "--doubleMem", "true",
+                                       "--maxJobs", "1000", f"--slurmArgs={comment}"]
     options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
     assert options.batchSystem == "slurm" and options.consCores == 32 and options.retryCount == 5
     assert options.maxMemory == 500 * 2**30
+    assert options.doubleMem is True and options.max_jobs == 1000 and options.slurm_args == comment
+    assert options.batch_logs_dir == f"{HOST_RUN_DIR}/batch-logs"
+    assert options.slurm_partition is None and options.slurm_time is None
     assert plan["warnings"] == []  # the big-genome warning is for single_machine only
     assert f"host {HOST}: --batchSystem slurm, maxCores all, maxMemory 500Gi, consCores 32" in plan["summary"]
 
@@ -1223,6 +1207,8 @@ def test_measure_http(web, plan_module, write_fasta, name, path, expect):
     measured = plan_module.measure_http(genome, timeout=5)
     assert measured[expect[0]] == expect[1]
     assert measured["size_on_disk"] == 1000
+    # With the size, it fingerprints the URL in the run record (the ranged GET here sends none).
+    assert bool(measured["last_modified"]) == (not path.startswith("/nohead/"))
 
 
 def test_measure_http_missing_is_an_error(web, plan_module):
@@ -1253,6 +1239,7 @@ def fake_aws(monkeypatch):
 def test_measure_s3(fake_aws, plan_module):
     plain = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
     assert plain["size"] == 403 and plain["method"] == "S3 length"
+    assert plain["etag"] and plain["last_modified"]
     zipped = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/b.fa.gz"), "us-west-2")
     assert zipped["size"] == 340 and zipped["size_on_disk"] == 100
 
@@ -1619,3 +1606,119 @@ def test_appliance_images_named_with_toils_commit_are_never_looked_up():
         assert applianceSelf() == image
     finally:
         del os.environ["TOIL_APPLIANCE_SELF"]
+SLURM_FACTS = {"name": "batch", "default": True, "time_limit": "1-00:00:00", "cpus": 64, "memory_mb": 512000}
+
+
+def test_slurm_plan_takes_its_defaults_from_the_partition_and_says_so():
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, host_cores=4)
+    argv = plan["cactus_argv"]
+    options = check_host_cactus_argv_with_toil(argv)
+    assert options.slurm_partition == "batch" and options.slurm_time == 86400
+    assert options.consCores == 64 and options.maxMemory == 512000 * 2**20
+    assert "--maxCores" not in argv  # the login node's 4 cores say nothing about the nodes
+    assert plan["slurm"]["defaulted"] == [
+        "partition (the cluster's default)", "time (the partition's limit)", "maxJobs",
+        "maxMemory (a node's memory)", "consCores (a node's CPUs)"]
+    line = plan["summary"].splitlines()[2]
+    assert line.startswith("Slurm: partition batch, time 1-00:00:00 per job, maxJobs 1000, --doubleMem true; "
+                           "defaults used: partition (the cluster's default), time (the partition's limit)")
+    assert f"--comment=cactus-run:{HOST_RUN_DIR}" in line and f"{HOST_RUN_DIR}/batch-logs" in line
+
+
+def test_slurm_settings_win_over_the_partition_facts():
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, slurm_partition="long",
+                         slurm_time="2-00:00:00", max_jobs=200, cons_cores=16, max_memory="100G",
+                         slurm_args="--account=lab --nice=100")
+    options = check_host_cactus_argv_with_toil(plan["cactus_argv"])
+    assert (options.slurm_partition, options.slurm_time, options.max_jobs) == ("long", 2 * 86400, 200)
+    assert (options.consCores, options.maxMemory) == (16, 100 * 10**9)
+    assert options.slurm_args == f"--comment=cactus-run:{HOST_RUN_DIR} --account=lab --nice=100"
+    assert plan["slurm"]["defaulted"] == []
+    assert check_host_cactus_argv_with_toil(plan["cactus_restart_argv"]).restart is True
+
+
+def test_an_unlimited_partition_gets_no_slurm_time():
+    facts = dict(SLURM_FACTS, time_limit="infinite")
+    plan = host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=facts)
+    assert "--slurmTime" not in plan["cactus_argv"]
+
+
+@pytest.mark.parametrize("settings,variable,fragment", [
+    (dict(slurm_time="soon"), "cactus_slurm_time", "'soon' is not a Slurm time limit"),
+    (dict(max_jobs=0), "cactus_max_jobs", "not a whole number >= 1"),
+    (dict(slurm_args="--comment=mine"), "cactus_slurm_args", "'--comment=mine' would replace"),
+    (dict(slurm_args="-J x"), "cactus_slurm_args", "'-J' would replace"),
+    (dict(slurm_args="--partition=long"), "cactus_slurm_args", "set cactus_slurm_partition instead"),
+    (dict(slurm_args="-t 5"), "cactus_slurm_args", "set cactus_slurm_time instead"),
+    (dict(slurm_args="--mem=4G"), "cactus_slurm_args", "Toil refuses it"),
+    (dict(slurm_args="-c4"), "cactus_slurm_args", "Toil refuses it"),
+    (dict(extra_options=["--slurmTime", "1:00:00"]), "cactus_extra_options", "set cactus_slurm_time"),
+    (dict(extra_options=["--slurmArgs=--nice"]), "cactus_extra_options", "set cactus_slurm_args"),
+    (dict(extra_options=["--doubleMem", "false"]), "cactus_extra_options", "always true on Slurm"),
+    (dict(extra_options=["--batchLogs", "x"]), "cactus_extra_options", "batch_logs_dir"),
+])
+def test_bad_slurm_settings_name_the_variable(settings, variable, fragment):
+    with pytest.raises(PlanError) as caught:
+        host_plan_for([BIRD, BIRD], batch_system="slurm", slurm_facts=SLURM_FACTS, **settings)
+    assert caught.value.variable == variable and fragment in str(caught.value)
+
+
+# ---- Names Toil and the shell read literally --------------------------------------------------------
+
+def test_leader_names_are_read_literally_and_stay_apart():
+    """Cactus makes file:// URLs of local paths and Toil unquotes them: '?', '#' and '%41' are made safe;
+    'pct%41.fa' and 'pctA.fa' stay two files; the extension is kept."""
+    text = ("((q,h),(p,a));\nq in/q?x.fa\nh in/h#x.fa.gz\np in/pct%41.fa\na in/pctA.fa\n")
+    seqfile = parse_seqfile_text(text, "/d/seq.txt")
+    settings = PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k", output="/tmp/my out#1.hal",
+                            leader_run_dir="/opt/run")
+    plan = build_plan(seqfile, {}, settings)
+    paths = {g["name"]: g["leader_path"] for g in plan["genomes"]}
+    assert paths == {"q": "/opt/run/genomes/q/q_x.fa", "h": "/opt/run/genomes/h/h_x.fa.gz",
+                     "p": "/opt/run/genomes/p/pct_41.fa", "a": "/opt/run/genomes/a/pctA.fa"}
+    assert plan["leader_output"] == "/opt/run/my_out_1.hal"
+    assert [g["resolved"] for g in plan["genomes"]][0] == "/d/in/q?x.fa"  # the controller's file as it is
+
+
+def test_genome_names_that_collide_once_made_safe_get_folders_of_their_own():
+    seqfile = parse_seqfile_text("(a?b:1,a#b:1);\na?b x.fa\na#b y.fa\n", "/d/seq.txt")
+    plan = build_plan(seqfile, {}, PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k",
+                                                output="s3://b/o.hal", leader_run_dir="/opt/run"))
+    assert [g["leader_path"] for g in plan["genomes"]] == ["/opt/run/genomes/a_b/x.fa",
+                                                          "/opt/run/genomes/a_b-3/y.fa"]
+
+
+@pytest.mark.parametrize("run_dir", ["/home/a b/cactus/runs/r", "/opt/cactus/runs/r#1", "/opt/c%41/runs/r"])
+def test_a_run_directory_toil_would_misread_is_refused(run_dir):
+    settings = PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k", output="s3://b/o.hal",
+                            leader_run_dir=run_dir)
+    with pytest.raises(PlanError, match="^cactus_leader_dir: the run directory .* Toil misreads"):
+        build_plan(caterpillar_seqfile(2), {}, settings)
+
+
+@pytest.mark.parametrize("output", ["s3://b/o?.hal", "s3://b/o#1.hal"])
+def test_s3_output_keys_toil_would_cut_are_refused(output):
+    with pytest.raises(PlanError, match="^cactus_output: .* holds '\\?' or '#'"):
+        output_kind(output)
+
+
+def test_files_of_a_directory_genome_must_have_shell_safe_names(tmp_path, plan_module, write_fasta):
+    write_fasta(str(tmp_path / "g" / "chr1.fa"), size=300)
+    write_fasta(str(tmp_path / "g" / "chr 2;x.fa"), size=200)
+    with pytest.raises(plan_module.MeasureError, match="file name 'chr 2;x.fa' in directory .* shell"):
+        plan_module.measure_local(local_genome(tmp_path / "seq.txt", "g"))
+
+
+def test_local_output_must_be_a_writable_file_path(tmp_path, plan_module):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "afile").write_text("x")
+    plan_module.check_local_output(str(tmp_path / "results" / "new" / "out.hal"))  # fetch makes "new"
+    with pytest.raises(PlanError, match="^cactus_output: .* is a directory.*Fix: give the file to write"):
+        plan_module.check_local_output(str(tmp_path / "results"))
+    with pytest.raises(PlanError, match="^cactus_output: .*afile' is not a directory"):
+        plan_module.check_local_output(str(tmp_path / "afile" / "out.hal"))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if not os.access(locked, os.W_OK):  # root may write anywhere
+        with pytest.raises(PlanError, match="^cactus_output: directory .*locked' cannot be written"):
+            plan_module.check_local_output(str(locked / "out.hal"))

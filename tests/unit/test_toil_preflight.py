@@ -757,3 +757,28 @@ def test_module_checks_a_governed_account(aws, preflight_module):
     )
     with pytest.raises(PreflightError, match="would delete the instance profile ops_node"):
         preflight_module.run_profile_guard(_governed_params(cluster_name="ops", instance_profile_arn=claimed))
+
+
+def test_output_bucket_must_exist_and_be_reachable():
+    from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import check_output_bucket
+
+    assert check_output_bucket("s3://out/a.hal", "out", 200) == "output bucket 'out' exists"
+    with pytest.raises(PreflightError, match="^cactus_output: bucket 'out' of s3://out/a.hal does not exist"):
+        check_output_bucket("s3://out/a.hal", "out", 404)
+    with pytest.raises(PreflightError, match="^cactus_output: bucket 'out' .* not reachable .* answered 403"):
+        check_output_bucket("s3://out/a.hal", "out", 403)
+
+
+def test_s3_staging_url_is_checked_with_the_names():
+    from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import check_names
+
+    found = check_names("c", "us-west-2a", "s3://b/o.hal", staging_url="s3://inputs/run-1/x")
+    assert found["output_kind"] == "s3"
+    for url, fragment in (("inputs/run1", "is not an s3://bucket[/prefix] URL"),
+                          ("s3://inputs/run?1", "the prefix 'run?1' holds characters Toil may misread")):
+        with pytest.raises(PreflightError, match="^cactus_transfer_s3_url: "):
+            check_names("c", "us-west-2a", "s3://b/o.hal", staging_url=url)
+        try:
+            check_names("c", "us-west-2a", "s3://b/o.hal", staging_url=url)
+        except PreflightError as error:
+            assert fragment in str(error)

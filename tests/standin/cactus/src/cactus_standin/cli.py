@@ -2,9 +2,10 @@
 
 cactus <jobStore> <seqFile> <outputHal> [Toil options] [--consCores N] [--binariesMode M] [--restart] ...
 
-Options are parsed the way Cactus v3.2.1 parses them (a plain ArgumentParser given Toil's own options),
+Options are parsed the way Cactus v3.2.1 parses them (Toil's workflow parser plus Cactus's own options),
 and rejected where Cactus rejects them, with Cactus's messages. The workflow then runs on Toil's
-single_machine batch system whatever cluster was asked for: the test bed has no cluster to scale.
+single_machine batch system whatever cluster was asked for (the test bed has no cluster to scale),
+except --batchSystem slurm: the test bed has a real Slurm, so each Toil job is a Slurm job there.
 """
 
 import copy
@@ -24,46 +25,69 @@ from cactus_standin.seqfile import parse_seqfile, write_newick
 try:
     from toil.common import Config, Toil
     from toil.job import Job
+    from toil.lib.conversions import human2bytes
     from toil.statsAndLogging import set_logging_from_options
     from toil.version import baseVersion as toil_version
 except ImportError:  # real Cactus also needs Toil installed beside it, not as a pip dependency
     sys.exit(f"{VERSION_STRING}: Toil is not importable; install toil-requirement.txt or use a Toil leader")
 
-from cactus_standin.workflow import JOB_RESOURCES, align_all  # noqa: E402 (after the Toil check)
+from cactus_standin.workflow import (  # noqa: E402 (after the Toil check)
+    JOB_RESOURCES,
+    align_all,
+    fail_on_purpose,
+)
 
 logger = logging.getLogger("toil.cactus_standin")  # under "toil": Toil silences other loggers
 NO_LIMIT = 2**20  # Cactus treats --maxCores at or above this as "not given"
+# Batch systems the stand-in really runs on (stand-in behaviour): the test bed has a real Slurm.
+REAL_BATCH_SYSTEMS = ("single_machine", "slurm")
 
 
 def make_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="cactus",
-        description=f"{VERSION_STRING}: a TEST STAND-IN for the Cactus aligner, not Cactus. It accepts "
-        "Cactus's command line, runs a small real Toil workflow on single_machine and writes a "
-        "deterministic text file in place of the HAL.",
+    """Cactus v3.2.1's parser (cactus_progressive.main): Toil's workflow parser plus Cactus's options.
+
+    The options and their arities agree with the project's data of Cactus v3.2.1's options
+    (plugins/module_utils/cactus_options.py; tests/unit/test_cactus_options.py compares them).
+    """
+    parser = Job.Runner.getDefaultArgumentParser()
+    parser.description = (
+        f"{VERSION_STRING}: a TEST STAND-IN for the Cactus aligner, not Cactus. It accepts "
+        "Cactus's command line, runs a small real Toil workflow (single_machine, or Slurm) and writes a "
+        "deterministic text file in place of the HAL."
     )
-    Job.Runner.addToilOptions(parser)
+    parser.prog = "cactus"
     parser.add_argument("seqFile", help="Seq file")
     parser.add_argument("outputHal", type=str, help="Output HAL file (stand-in: a text summary)")
     # Toil already defines --version (its own version, which real Cactus prints); name the stand-in too.
     for action in parser._actions:
         if "--version" in action.option_strings:
             action.version = f"{VERSION_STRING}, toil {toil_version}"
-    parser.add_argument("--configFile", help="Cactus configuration file (ignored by the stand-in)")
+    ignored = "(ignored by the stand-in)"
+    parser.add_argument("--configFile", help="Cactus configuration file " + ignored)
     parser.add_argument("--root", help="Name of ancestral node to use as the root of the alignment")
-    parser.add_argument("--latest", action="store_true", help="(ignored by the stand-in)")
-    parser.add_argument("--containerImage", help="(ignored by the stand-in)")
+    parser.add_argument("--latest", action="store_true", help=ignored)
+    parser.add_argument("--containerImage", help=ignored)
     parser.add_argument(
         "--binariesMode",
         choices=["docker", "local", "singularity"],
         default=None,
         help="The way to run the Cactus binaries (stand-in: recorded only)",
     )
+    parser.add_argument("--gpu", nargs="?", const="all", default=None, help=ignored)
+    parser.add_argument("--lastzCores", type=int, default=None, help=ignored)
+    parser.add_argument("--lastzMemory", type=human2bytes, default=None, help=ignored)
+    parser.add_argument("--fastga", action="store_true", help=ignored)
     parser.add_argument("--consCores", type=int, default=None, help="Cores for each cactus_consolidated job")
-    parser.add_argument("--consMemory", help="Memory for each cactus_consolidated job (ignored)")
-    parser.add_argument("--skipPreprocessor", action="store_true", help="(ignored by the stand-in)")
-    parser.add_argument("--maxOutgroups", type=int, help="(ignored by the stand-in)")
-    parser.add_argument("--intermediateResultsUrl", help="(ignored by the stand-in)")
+    parser.add_argument("--consMemory", type=human2bytes, help=ignored)
+    parser.add_argument("--intermediateResultsUrl", help=ignored)
+    parser.add_argument("--skipPreprocessor", action="store_true", help=ignored)
+    parser.add_argument("--maxOutgroups", type=int, help=ignored)
+    parser.add_argument("--chromInfo", help=ignored)
+    masks = ["red", "fastan", "lastz", "none", "default"]
+    parser.add_argument("--maskMode", default="default", choices=masks, help=ignored)
+    parser.add_argument("--remask", action="store_true", help=ignored)
+    parser.add_argument("--branchScale", type=float, default=1.0, help=ignored)
+    parser.add_argument("--hdf5Codec", choices=["deflate", "lz4", "zstd", "none"], default=None, help=ignored)
     return parser
 
 
@@ -133,12 +157,14 @@ def aws_region(job_store: str) -> str:
 
 
 def run_on_single_machine(parser: ArgumentParser, options) -> None:
-    """No cluster to scale here: keep the job store, run every job on this machine."""
+    """No cluster to scale here: keep the job store, run every job on this machine - or, with
+    --batchSystem slurm and no provisioner, as Slurm jobs (the test bed has a real Slurm)."""
     asked = f"--batchSystem {options.batchSystem}"
     if options.provisioner:
         asked += f" --provisioner {options.provisioner}"
-    if asked == "--batchSystem single_machine":
-        logger.info("stand-in: running every job on single_machine (job store %s)", options.jobStore)
+    if options.batchSystem.lower() in REAL_BATCH_SYSTEMS and not options.provisioner:
+        logger.info("stand-in: running every job on %s (job store %s)", options.batchSystem, options.jobStore)
+        return
     else:
         logger.warning(
             "stand-in: no cluster in the test bed: running every job on single_machine instead of %s "
@@ -205,6 +231,7 @@ def main(argv=None) -> None:
                 genomes.append((name, import_genome(toil, path), reference))
             root = options.root or seq.root_name
             hal_id = toil.start(Job.wrapJobFn(align_all, tree, root, genomes, **JOB_RESOURCES))
+        fail_on_purpose(options.outputHal)  # stand-in only: CACTUS_STANDIN_FAIL
         toil.export_file(hal_id, make_url(options.outputHal))
         logger.info("stand-in: exported HAL to %s", options.outputHal)
     logger.info("Cactus has finished after %s seconds", round(time.monotonic() - start, 1))

@@ -3,8 +3,14 @@
 The output is a deterministic text file, not HAL: it depends only on the tree, the genome names and
 the sequences, never on time, paths or the job store, so a fresh run, a --restart after a kill and a
 run on a new job store give byte-identical files.
+
+Stand-in only: CACTUS_STANDIN_FAIL=<errno name> (e.g. ENOSPC) makes the job that writes the HAL raise
+that OSError, so the real Toil leader reports a failed workflow with the worker's traceback, as a full
+disk at the end of a real run would; when that job already ran (a restart of a run killed after it), the
+leader's export of the HAL raises it instead. Unset, a --restart then finishes the run.
 """
 
+import errno
 import gzip
 import hashlib
 import os
@@ -76,6 +82,14 @@ def fasta_summary(path):
     return {"sequences": sequences, "bases": bases, "sha256": digest.hexdigest()}
 
 
+def fail_on_purpose(path):
+    """Stand-in only: raise the OSError named by CACTUS_STANDIN_FAIL, if set (see the module's doc)."""
+    name = os.environ.get("CACTUS_STANDIN_FAIL")
+    if name:
+        code = getattr(errno, name)
+        raise OSError(code, os.strerror(code), path)
+
+
 def hal_text(tree_newick, root_name, flags, summaries):
     lines = [HAL_HEADER, f"version\t{__version__}", f"tree\t{tree_newick}", f"root\t{root_name}"]
     for s in sorted(summaries, key=lambda s: s["name"]):
@@ -89,6 +103,7 @@ def hal_text(tree_newick, root_name, flags, summaries):
 
 def write_hal(job, tree_newick, root_name, flags, summaries):
     path = os.path.join(job.fileStore.getLocalTempDir(), "standin.hal")
+    fail_on_purpose(path)
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         out.write(hal_text(tree_newick, root_name, flags, summaries))
     job.log(f"stand-in: wrote HAL for {len(summaries)} genomes")
