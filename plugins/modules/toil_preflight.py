@@ -250,6 +250,7 @@ slurm:
     - C(partition), the partition used (C(name), C(default), C(time_limit), C(cpus) and C(memory_mb) of its
       smallest node), the host plan's Slurm defaults.
   returned: when slurm is checked
+  type: dict
 output:
   description: Empty; the check either passes or fails.
   returned: when output is checked

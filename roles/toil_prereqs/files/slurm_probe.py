@@ -17,7 +17,7 @@ import sys
 
 def run(argv):
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return {"rc": 127, "out": str(error)}
     return {"rc": done.returncode, "out": done.stdout + done.stderr}
