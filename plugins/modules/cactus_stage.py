@@ -141,6 +141,7 @@ inputs_message:
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
@@ -170,16 +171,20 @@ def local_files(source, target):
         yield source, target
 
 
-def cached_sha256(path, cache):
-    st = os.stat(path)
-    key = os.path.realpath(path)
-    stamp = [st.st_size, st.st_mtime_ns]
-    entry = cache.get(key)
-    if entry and entry["stamp"] == stamp:
-        return entry["sha256"], st.st_size
-    digest = sha256_of(path)
-    cache[key] = {"stamp": stamp, "sha256": digest}
-    return digest, st.st_size
+def cached_sha256s(paths, cache, workers=0):
+    """[(sha256, size)] of paths; a file whose size and mtime match its cache entry is not read, the
+    others are read several at a time (hashlib lets threads run while it hashes)."""
+    stamps = []
+    for path in paths:
+        st = os.stat(path)
+        stamps.append((os.path.realpath(path), [st.st_size, st.st_mtime_ns]))
+    stamp_of = dict(stamps)
+    stale = sorted(key for key, stamp in stamp_of.items() if (cache.get(key) or {}).get("stamp") != stamp)
+    if stale:
+        with ThreadPoolExecutor(min(len(stale), workers or os.cpu_count() or 1)) as pool:
+            for key, digest in zip(stale, pool.map(sha256_of, stale), strict=True):
+                cache[key] = {"stamp": stamp_of[key], "sha256": digest}
+    return [(cache[key]["sha256"], stamp[0]) for key, stamp in stamps]
 
 
 def place_link(link, target, dry_run=False):
@@ -221,7 +226,7 @@ def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
             cache = json.load(f)
     except (OSError, ValueError):
         cache = {}
-    changed, wanted, manifest, total = False, set(), [], 0
+    changed, wanted, manifest, total, files = False, set(), [], 0, []
     if not dry_run:
         os.makedirs(stage_dir, exist_ok=True)
     for genome in genomes:
@@ -232,10 +237,11 @@ def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
         target = genome["leader_path"][len(prefix):]
         changed |= place_link(os.path.join(stage_dir, target), genome["resolved"], dry_run)
         wanted.add(target)
-        for path, rel in local_files(genome["resolved"], target):
-            digest, size = cached_sha256(path, cache)
-            manifest.append(f"{digest}  {rel}\n")
-            total += size
+        files.extend(local_files(genome["resolved"], target))
+    digests = cached_sha256s([path for path, _ in files], cache)
+    for (digest, size), (_, rel) in zip(digests, files, strict=True):
+        manifest.append(f"{digest}  {rel}\n")
+        total += size
     changed |= remove_stale(stage_dir, wanted, dry_run)
     manifest_path = os.path.join(stage_dir, ".manifest.sha256")
     text = "".join(sorted(manifest, key=lambda line: line[66:]))
