@@ -2,7 +2,7 @@
 # The test command: sets itself up when missing (venv, OS packages, the test appliance image),
 # lints (ruff, yamllint, ansible-lint, syntax checks, ansible-test sanity of the collection), then runs
 # pytest inside a network namespace that has only loopback.
-#   ./test.sh                  everything
+#   ./test.sh                  everything (the tests as two parallel streams, see below)
 #   ./test.sh tests/unit -k seqfile     pytest arguments (lint is skipped when any are given)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,5 +23,24 @@ if [ $# -eq 0 ]; then
         ansible-playbook --syntax-check run_alignment.yml teardown.yml playbooks/*.yml
         tests/sanity.sh'
 fi
-echo "== tests (isolated: loopback only)" >&2
-exec tests/isolated pytest "$@"
+if [ $# -gt 0 ]; then
+    echo "== tests (isolated: loopback only)" >&2
+    exec tests/isolated pytest "$@"
+fi
+# The whole suite as two streams at once, each in a loopback-only namespace of its own: the tests on
+# the appliance cloud (one per namespace: its sshd has port 22), and the others (unit tests, host and
+# Slurm beds). Much of each stream is waiting (launches, polls, ssh round trips), which the other
+# stream's work fills. The appliance stream's output follows the other's.
+echo "== tests (isolated: loopback only; two streams)" >&2
+log=$(mktemp)
+CACTUS_TEST_STREAM=appliance tests/isolated pytest -p no:cacheprovider >"$log" 2>&1 &
+appliance=$!
+rest=0
+CACTUS_TEST_STREAM=rest tests/isolated pytest || rest=$?
+status=0
+wait "$appliance" || status=$?
+echo "== tests on the appliance cloud" >&2
+cat "$log"
+rm -f "$log"
+[ "$rest" -eq 0 ] && exit "$status"
+exit "$rest"

@@ -22,6 +22,22 @@ def cloud(tmp_path_factory):
         yield test_cloud
 
 
+def pytest_collection_modifyitems(config, items):
+    """CACTUS_TEST_STREAM=appliance keeps only the tests on the session's appliance cloud (the `cloud`
+    fixture: one sshd on port 22 per network namespace), =rest only the others. ./test.sh runs the two
+    streams at once, each in a namespace of its own."""
+    stream = os.environ.get("CACTUS_TEST_STREAM")
+    if stream not in ("appliance", "rest"):
+        return
+    keep, drop = [], []
+    for item in items:
+        on_appliance = "cloud" in getattr(item, "fixturenames", ())
+        (keep if on_appliance == (stream == "appliance") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 # Known harmless offender: Toil's get_public_ip() UDP-connects to 203.0.113.1 to learn its own
 # address and falls back to 127.0.0.1 when that fails.
 _ALLOWED_OFFENDERS = ("in get_public_ip",)

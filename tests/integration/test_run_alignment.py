@@ -124,33 +124,94 @@ def test_check_mode_on_an_empty_account_creates_nothing(cloud, release, tmp_path
     assert not (project.run_dir / "plan.json").exists()
 
 
-@pytest.mark.parametrize("method", ["git"])
-def test_provision_from_git_tag_and_repair_a_recreated_appliance(cloud, release, tmp_path, method):
-    project = _fresh_project(cloud, release, tmp_path, "e2e-prov", cactus_provision_method=method,
-                             toil_launch_ssh_ingress_cidrs=["127.0.0.0/8"])  # fmt: skip
+@pytest.fixture(scope="module")
+def provisioned(cloud, release, tmp_path_factory):
+    """One launched leader with Cactus provisioned from its git tag, SSH only from 127.0.0.0/8: shared by
+    the provisioning scenario and the cut transfer that follows it (neither starts an alignment). The
+    last of them destroys it."""
+    project = _fresh_project(cloud, release, tmp_path_factory.mktemp("prov"), "e2e-prov",
+                             cactus_provision_method="git", toil_launch_ssh_ingress_cidrs=["127.0.0.0/8"])
+    yield project
+    if not getattr(project, "destroyed", False):
+        _destroy(project)
+
+
+def test_provision_from_git_tag_and_repair_a_recreated_appliance(cloud, provisioned):
+    project = provisioned
+    project.play("--tags", "prereqs,plan,launch,provision")
+    # SSH to the leader only from the given CIDR; Toil's rules inside the cluster kept.
+    group = cloud.client("ec2").describe_security_groups(GroupNames=["e2e-prov"])["SecurityGroups"][0]
+    rules = {(r["IpProtocol"], r.get("FromPort")): r for r in group["IpPermissions"]}
+    assert [c["CidrIp"] for c in rules[("tcp", 22)]["IpRanges"]] == ["127.0.0.0/8"]
+    assert not rules[("tcp", 22)].get("Ipv6Ranges")
+    assert rules[("tcp", 0)]["UserIdGroupPairs"] and rules[("udp", 0)]["UserIdGroupPairs"]
+
+    again = project.play("--tags", "launch,provision")
+    assert all(h["changed"] == 0 for h in recap(again.stdout).values()), recap(again.stdout)
+
+    # Toil re-creates the appliance when the leader restarts: apt packages are gone.
+    cloud.recreate_appliance()
+    assert cloud.appliance("sh", "-c", "command -v tmux", check=False).returncode != 0
+    repaired = project.play("--tags", "provision")
+    assert "The appliance was re-created" in repaired.stdout
+    assert recap(repaired.stdout)["e2e-prov-leader"]["changed"] > 0
+    cloud.appliance("sh", "-c", "command -v tmux && /opt/cactus/venv/bin/cactus --version")
+    again = project.play("--tags", "provision")
+    assert recap(again.stdout)["e2e-prov-leader"]["changed"] == 0
+
+
+def test_cut_transfer_resumes_without_resending(cloud, provisioned):
+    """On the provisioning scenario's leader (launched and provisioned again when run alone)."""
+    project = provisioned
+    leader = f"{project.cluster}-leader"
+    big = project.genomes_dir / "simHuman.fa"
+    with open(big, "w") as f:  # ~64 MiB of sequence
+        f.write(">chr1\n")
+        line = "ACGTTGCAAGCTTGCA" * 4 + "\n"
+        f.write(line * (64 * 1024 * 1024 // len(line)))
+    size = big.stat().st_size
     try:
         project.play("--tags", "prereqs,plan,launch,provision")
-        # SSH to the leader only from the given CIDR; Toil's rules inside the cluster kept.
-        group = cloud.client("ec2").describe_security_groups(GroupNames=["e2e-prov"])["SecurityGroups"][0]
-        rules = {(r["IpProtocol"], r.get("FromPort")): r for r in group["IpPermissions"]}
-        assert [c["CidrIp"] for c in rules[("tcp", 22)]["IpRanges"]] == ["127.0.0.0/8"]
-        assert not rules[("tcp", 22)].get("Ipv6Ranges")
-        assert rules[("tcp", 0)]["UserIdGroupPairs"] and rules[("udp", 0)]["UserIdGroupPairs"]
+        # While rsync runs, the file grows as a temporary file beside its target; when cut, what
+        # arrived is kept in the partial directory.
+        genome_dir = f"{project.plan()['leader_run_dir']}/genomes/simHuman"
 
-        again = project.play("--tags", "launch,provision")
-        assert all(h["changed"] == 0 for h in recap(again.stdout).values()), recap(again.stdout)
+        project.variables["cactus_transfer_rsync_options"] = ["--bwlimit=4m"]
+        project.write_variables()
+        cut = subprocess.Popen(
+            ["ansible-playbook", "-i", str(project.inventory), "run_alignment.yml", "--tags", "transfer"],
+            cwd=TOP, env=cloud.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_until(lambda: _remote_size(cloud, genome_dir) > 4 * 1024 * 1024, 120, "part of the transfer")
+        finally:
+            _kill_tree(cut.pid)
+            cut.wait(timeout=30)
+        # The receiver keeps what arrived in its partial directory.
+        partial = f"{genome_dir}/.rsync-partial/simHuman.fa"
+        arrived = wait_until(lambda: _remote_size(cloud, partial), 10, "the partial file", interval=0.2)
+        assert 0 < arrived < size
+        # A byte of what arrived damaged: the resumed file must still be the controller's, byte for byte.
+        cloud.appliance("sh", "-c", f"printf X | dd of={partial} bs=1 seek=4096 conv=notrunc status=none")
 
-        # Toil re-creates the appliance when the leader restarts: apt packages are gone.
-        cloud.recreate_appliance()
-        assert cloud.appliance("sh", "-c", "command -v tmux", check=False).returncode != 0
-        repaired = project.play("--tags", "provision")
-        assert "The appliance was re-created" in repaired.stdout
-        assert recap(repaired.stdout)["e2e-prov-leader"]["changed"] > 0
-        cloud.appliance("sh", "-c", "command -v tmux && /opt/cactus/venv/bin/cactus --version")
-        again = project.play("--tags", "provision")
-        assert recap(again.stdout)["e2e-prov-leader"]["changed"] == 0
+        project.variables["cactus_transfer_rsync_options"] = []
+        project.write_variables()
+        resumed = project.play("--tags", "transfer")
+        literal = _stat(resumed.stdout, "Literal data")
+        assert literal <= size - arrived + 1024 * 1024, (literal, size, arrived)
+        assert f"changed: [{leader}]" in resumed.stdout
+        leader_sha = cloud.appliance("sha256sum", f"{genome_dir}/simHuman.fa").stdout.split()[0]
+        assert leader_sha == _sha256(big)
+        verified = cloud.appliance("cat", f"{genome_dir}/../.verified.sha256").stdout
+        assert f"{leader_sha}  simHuman/simHuman.fa" in verified.splitlines()
+
+        again = project.play("--tags", "transfer")
+        assert _stat(again.stdout, "Number of regular files transferred") == 0
+        assert recap(again.stdout)[leader]["changed"] == 0
     finally:
         _destroy(project)
+        project.destroyed = True
 
 
 def _wait_for_aligned_genome(cloud, project, timeout=120):
@@ -230,51 +291,6 @@ def test_lost_leader_relaunched_and_restarted(cloud, release, reference_hal, tmp
         record = project.record()
         assert record["state"] == "finished" and record["jobstore"] == first_leader["jobstore"]
         assert project.output.read_bytes() == reference_hal["hal"]
-    finally:
-        _destroy(project)
-
-
-def test_cut_transfer_resumes_without_resending(cloud, release, tmp_path):
-    project = _fresh_project(cloud, release, tmp_path, "e2e-xfer")
-    big = project.genomes_dir / "simHuman.fa"
-    with open(big, "w") as f:  # ~64 MiB of sequence
-        f.write(">chr1\n")
-        line = "ACGTTGCAAGCTTGCA" * 4 + "\n"
-        f.write(line * (64 * 1024 * 1024 // len(line)))
-    size = big.stat().st_size
-    try:
-        project.play("--tags", "prereqs,plan,launch,provision")
-        # While rsync runs, the file grows as a temporary file beside its target; when cut, what
-        # arrived is kept in the partial directory.
-        genome_dir = f"{project.plan()['leader_run_dir']}/genomes/simHuman"
-
-        project.variables["cactus_transfer_rsync_options"] = ["--bwlimit=4m"]
-        project.write_variables()
-        cut = subprocess.Popen(
-            ["ansible-playbook", "-i", str(project.inventory), "run_alignment.yml", "--tags", "transfer"],
-            cwd=TOP, env=cloud.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            wait_until(lambda: _remote_size(cloud, genome_dir) > 4 * 1024 * 1024, 120, "part of the transfer")
-        finally:
-            _kill_tree(cut.pid)
-            cut.wait(timeout=30)
-        # The receiver keeps what arrived in its partial directory.
-        time.sleep(1)
-        arrived = _remote_size(cloud, f"{genome_dir}/.rsync-partial/simHuman.fa")
-        assert 0 < arrived < size
-
-        project.variables["cactus_transfer_rsync_options"] = []
-        project.write_variables()
-        resumed = project.play("--tags", "transfer")
-        literal = _stat(resumed.stdout, "Literal data")
-        assert literal <= size - arrived + 1024 * 1024, (literal, size, arrived)
-        assert "changed: [e2e-xfer-leader]" in resumed.stdout
-
-        again = project.play("--tags", "transfer")
-        assert _stat(again.stdout, "Number of regular files transferred") == 0
-        assert recap(again.stdout)["e2e-xfer-leader"]["changed"] == 0
     finally:
         _destroy(project)
 
