@@ -56,7 +56,7 @@ def main() -> None:
         print(f"genome: {size / 1024**2:.0f} MiB; link: ssh to 127.0.1.x, then docker exec -i toil_leader")
         try:
             project.play("--tags", "prereqs,plan,launch,provision")
-            result, seconds = timed("transfer step, first run (stage, rsync, sha256 check)",
+            result, seconds = timed("transfer step, first run (SHA-256, rsync, the leader's check)",
                                     lambda: project.play("--tags", "transfer"))
             print(f"{'':<58} {size / 1024**2 / seconds:8.1f} MiB/s")
 

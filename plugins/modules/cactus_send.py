@@ -16,6 +16,8 @@ description:
     the run (a re-run hashes and sends it again).
   - M(genomics.cactus.cactus_verify) then accepts the files returned in RV(sent) without reading
     them on the target again, and hashes there only what rsync did not write in this run.
+  - Then writes O(inputs) to O(inputs_file): what was sent, which the run record keeps when the
+    alignment starts.
   - In check mode nothing is sent.
 options:
   argv:
@@ -31,6 +33,12 @@ options:
     description: The checksum cache of M(genomics.cactus.cactus_stage).
     type: path
     required: true
+  inputs:
+    description: The inputs' fingerprints (M(genomics.cactus.cactus_stage)'s RV(inputs)).
+    type: dict
+  inputs_file:
+    description: Where O(inputs) are written after the send.
+    type: path
 author: cactus-aws maintainers (@cactus-aws)
 """
 
@@ -104,6 +112,8 @@ def main():
             argv=dict(type="list", elements="str", required=True),
             stage_dir=dict(type="path", required=True),
             cache=dict(type="path", required=True),
+            inputs=dict(type="dict"),
+            inputs_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -127,6 +137,17 @@ def main():
             msg=f"{', '.join(moved)} changed on the controller while it was sent (its SHA-256 was taken "
                 "before): run --tags transfer again when the genomes stay unchanged.",
             stdout=out, stats=stats)  # fmt: skip
+    if p["inputs_file"] and p["inputs"] is not None:
+        text = json.dumps(p["inputs"], indent=4, sort_keys=True) + "\n"
+        try:
+            with open(p["inputs_file"]) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:
+            with open(p["inputs_file"] + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(p["inputs_file"] + ".tmp", p["inputs_file"])
     module.exit_json(changed=bool(names), sent=kept, stats=stats, stdout=out)
 
 

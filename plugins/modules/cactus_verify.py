@@ -11,6 +11,8 @@ description:
   - A manifest line is accepted when C(.verified.sha256) already holds it (checked by an earlier
     run), or when its file is in O(sent); every other file is read and hashed here, several at a
     time. When every line is accepted, the manifest is copied to C(.verified.sha256).
+  - Then writes the leader's seqFile (O(seqfile_path)) when its content differs: in the same
+    connection, as the transfer's last step.
   - O(sent) are the files rsync wrote in this run: rsync checks each file it writes against a
     whole-file checksum the sender computed while reading it (the controller's file at that time),
     and M(genomics.cactus.cactus_send) checked that the controller's file kept the size and
@@ -30,6 +32,13 @@ options:
     description: Files hashed at the same time; 0 for one per processor.
     type: int
     default: 0
+  seqfile_path:
+    description: The seqFile Cactus reads on the target, written once every genome matches.
+    type: path
+  seqfile_text:
+    description: Its content.
+    type: str
+    default: ""
 author: cactus-aws maintainers (@cactus-aws)
 """
 
@@ -57,6 +66,10 @@ mismatched:
   description: Files whose SHA-256 here is not the manifest's (or that are missing).
   type: list
   elements: str
+  returned: always
+seqfile_written:
+  description: Whether the seqFile was (re)written.
+  type: bool
   returned: always
 """
 
@@ -107,12 +120,29 @@ def verify(path, sent=(), workers=0):
     return result, None if mismatched else text
 
 
+def write_if_different(path, text):
+    """Write text to path atomically (mode 0644) unless it holds it already; True when written."""
+    try:
+        with open(path, encoding="utf-8", newline="\n") as f:
+            if f.read() == text:
+                return False
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", 0o644)
+    os.replace(path + ".tmp", path)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             sent=dict(type="list", elements="str", default=[]),
             workers=dict(type="int", default=0),
+            seqfile_path=dict(type="path"),
+            seqfile_text=dict(type="str", default=""),
         ),
         supports_check_mode=False,
     )
@@ -121,7 +151,7 @@ def main():
         result, text = verify(p["path"], p["sent"], p["workers"])
     except OSError as e:
         module.fail_json(msg=f"cactus_verify: cannot read the manifest in {p['path']}: {e}")
-    changed = False
+    changed = seqfile_written = False
     if text is not None:
         verified = os.path.join(p["path"], VERIFIED)
         if read_lines(verified) != text.splitlines():
@@ -129,7 +159,9 @@ def main():
                 f.write(text)
             os.replace(verified + ".tmp", verified)
             changed = True
-    module.exit_json(changed=changed, **result)
+        if p["seqfile_path"]:
+            seqfile_written = write_if_different(p["seqfile_path"], p["seqfile_text"])
+    module.exit_json(changed=changed or seqfile_written, seqfile_written=seqfile_written, **result)
 
 
 if __name__ == "__main__":

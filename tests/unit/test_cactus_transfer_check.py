@@ -100,3 +100,10 @@ def test_verify_names_a_file_that_does_not_match(tmp_path, damage):
         (leader / "b" / "b.fa").unlink()
     result, text = cactus_verify.verify(str(leader))
     assert result["mismatched"] == ["b/b.fa"] and text is None
+
+
+def test_seqfile_written_only_when_it_differs(tmp_path):
+    path = tmp_path / "run" / "seqfile.txt"
+    assert cactus_verify.write_if_different(str(path), "(a,b);\na /x/a.fa\n")
+    assert path.read_text() == "(a,b);\na /x/a.fa\n" and oct(path.stat().st_mode & 0o777) == "0o644"
+    assert not cactus_verify.write_if_different(str(path), "(a,b);\na /x/a.fa\n")
