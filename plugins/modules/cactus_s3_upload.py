@@ -8,7 +8,7 @@ description:
   - Runs on the controller. Uploads each file of O(uploads) to its bucket and key as a multipart
     upload, O(workers) parts at a time, unless the object is there with the file's SHA-256 (its
     C(sha256) metadata).
-  - An upload cut part-way resumes: the upload's id is kept in O(state) with the SHA-256 of the file,
+  - An upload cut part-way resumes. The upload's id is kept in O(state) with the SHA-256 of the file,
     and a later run sends only the parts S3 does not have. S3 checks each part against its MD5
     (Content-MD5); a part that arrived is not read again.
   - After each upload, the object's C(sha256) metadata is checked.

@@ -11,13 +11,13 @@ description:
     the sender computed while reading the controller's file, and redoes or fails a file that does not
     match. So a file it wrote holds the bytes it read here.
   - That they are the bytes whose SHA-256 is in the manifest is proved by the checksum cache of
-    M(genomics.cactus.cactus_stage) (O(cache)): each sent file must still have the size and
+    M(genomics.cactus.cactus_stage) (O(cache)). Each sent file must still have the size and
     modification time it had when its SHA-256 was taken. A file that changed while it was sent stops
     the run (a re-run hashes and sends it again).
   - M(genomics.cactus.cactus_verify) then accepts the files returned in RV(sent) without reading
     them on the target again, and hashes there only what rsync did not write in this run.
-  - Then writes O(inputs) to O(inputs_file): what was sent, which the run record keeps when the
-    alignment starts.
+  - Then writes O(inputs) to O(inputs_file) (what was sent, which the run record keeps when the
+    alignment starts).
   - In check mode nothing is sent.
 options:
   argv:

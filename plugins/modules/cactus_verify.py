@@ -11,9 +11,9 @@ description:
   - A manifest line is accepted when C(.verified.sha256) already holds it (checked by an earlier
     run), or when its file is in O(sent); every other file is read and hashed here, several at a
     time. When every line is accepted, the manifest is copied to C(.verified.sha256).
-  - Then writes the leader's seqFile (O(seqfile_path)) when its content differs: in the same
+  - Then writes the leader's seqFile (O(seqfile_path)) when its content differs, in the same
     connection, as the transfer's last step.
-  - O(sent) are the files rsync wrote in this run: rsync checks each file it writes against a
+  - O(sent) are the files rsync wrote in this run. rsync checks each file it writes against a
     whole-file checksum the sender computed while reading it (the controller's file at that time),
     and M(genomics.cactus.cactus_send) checked that the controller's file kept the size and
     modification time it had when its SHA-256 was taken. Reading them again here would prove
