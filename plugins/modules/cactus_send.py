@@ -34,7 +34,7 @@ options:
     type: path
     required: true
   inputs:
-    description: The inputs' fingerprints (M(genomics.cactus.cactus_stage)'s RV(inputs)).
+    description: The inputs' fingerprints (C(inputs) of M(genomics.cactus.cactus_stage)).
     type: dict
   inputs_file:
     description: Where O(inputs) are written after the send.
