@@ -36,7 +36,8 @@ description:
     V(toil_known_hosts_file), V(ansible_host) (public IP, or private with O(use_private_ip)),
     V(ansible_user=core) and V(ansible_connection=genomics.cactus.toil_appliance), which runs every task
     inside the leader's C(toil_leader) container (see
-    C(ansible-doc -t connection genomics.cactus.toil_appliance)). Workers also get
+    C(ansible-doc -t connection genomics.cactus.toil_appliance)). The leader also gets
+    V(ansible_python_interpreter=/usr/bin/python3), the appliance's Python. Workers also get
     V(toil_container_name): C(toil_worker) on Mesos clusters, empty on Kubernetes clusters (no appliance
     there: tasks run on the Flatcar host, where only C(raw) works)."
   - "AWS failures stop the inventory with one line naming the cause: no or rejected credentials,
@@ -386,6 +387,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             )
         if node_type == "worker":
             hostvars["toil_container_name"] = "" if kubernetes else "toil_worker"
+        else:  # the appliance's Python: no interpreter look-up (a round trip) in each play
+            hostvars["ansible_python_interpreter"] = "/usr/bin/python3"
 
         self.inventory.add_host(name, group=group)
         for key, value in hostvars.items():

@@ -198,6 +198,7 @@ def test_leader_found_with_its_variables(cloud, account, tmp_path):
     assert hv["ansible_host"] == raw["PublicIpAddress"]
     assert hv["ansible_user"] == "core"
     assert hv["ansible_connection"] == "genomics.cactus.toil_appliance"
+    assert hv["ansible_python_interpreter"] == "/usr/bin/python3"
     home = cloud.env()["HOME"]
     assert hv["toil_known_hosts_file"] == f"{home}/.ansible/toil_known_hosts/cactus"
 
