@@ -42,9 +42,9 @@ options:
         addresses unless O(use_private_ip), and whether this controller has a route to its addresses (best
         effort, a warning); O(extra_security_groups) exist in the leader's VPC; O(instance_profile_arn)
         exists, holds a role, may be passed (C(iam:PassRole), best effort) and is safe from
-        C(toil destroy-cluster); O(aws_ami) exists and fits the O(instance_types); O(appliance_image) is in
-        its registry - Toil's own look-up, over the network, which Toil skips (and so does this) when the
-        name carries Toil's commit.
+        C(toil destroy-cluster); O(aws_ami) exists and fits the instance types of O(leader_node_type) and
+        O(node_types); O(appliance_image) is in its registry - Toil's own look-up, over the network, which
+        Toil skips (and so does this) when the name carries Toil's commit.
       - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
         (for teardown; a profile that is gone is no longer at risk).
       - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
@@ -106,7 +106,7 @@ options:
     type: str
     default: ""
   node_types:
-    description: Worker node types in Toil's grammar, C(type[/type...][:bid]) (C(capacity)).
+    description: Worker node types in Toil's grammar, C(type[/type...][:bid]) (C(capacity), C(governed)).
     type: list
     elements: str
     default: []
@@ -116,7 +116,7 @@ options:
     elements: int
     default: []
   leader_node_type:
-    description: Leader instance type (C(capacity)).
+    description: Leader instance type (C(capacity), C(governed)).
     type: str
   fail_on_quota:
     description: When false, a plan above a vCPU quota is a warning instead of a failure.
@@ -159,11 +159,6 @@ options:
     description: Pinned image id (C(governed)).
     type: str
     default: ""
-  instance_types:
-    description: The leader's and the workers' instance types, for the image's architecture (C(governed)).
-    type: list
-    elements: str
-    default: []
   appliance_image:
     description: Pinned Toil appliance image (C(governed)).
     type: str
@@ -295,6 +290,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing impo
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm import check_slurm
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
+    DEFAULT_MAX_AGENT_KEYS,
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
     PreflightError,
@@ -707,6 +703,8 @@ def _check_appliance_image(image):
 
 def run_governed(module):
     _required(module, "cluster_name", "zone", "region")
+    if module.params["aws_ami"]:
+        _required(module, "leader_node_type")
     p = module.params
     zone, subnet_id = p["zone"], p["vpc_subnet"]
     ec2 = module.client("ec2")
@@ -752,7 +750,9 @@ def run_governed(module):
                 lambda: ec2.describe_images(ImageIds=[p["aws_ami"]])["Images"],
                 ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"),
             )
-            architectures = {t: instance_architecture(t) for t in p["instance_types"]}
+            # The leader's and the workers' instance types ("c5.4xlarge/c5a.4xlarge:0.42" -> both).
+            types = all_instance_types(parsed_node_types(p["node_types"]), p["leader_node_type"])
+            architectures = {t: instance_architecture(t) for t in types}
             lines.append(check_ami_found(p["aws_ami"], images[0] if images else None, architectures))
     except (BotoCoreError, ClientError) as error:
         _aws_fail(
@@ -853,7 +853,7 @@ def main():
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),
-            max_agent_keys=dict(type="int", default=5, no_log=False),
+            max_agent_keys=dict(type="int", default=DEFAULT_MAX_AGENT_KEYS, no_log=False),
             require_agent=dict(type="bool", default=True),
             restart=dict(type="bool", default=False),
             recorded_jobstore=dict(type="str", default=""),
@@ -870,7 +870,6 @@ def main():
             extra_security_groups=dict(type="list", elements="str", default=[]),
             instance_profile_arn=dict(type="str", default=""),
             aws_ami=dict(type="str", default=""),
-            instance_types=dict(type="list", elements="str", default=[]),
             appliance_image=dict(type="str", default=""),
             slurm_probe=dict(type="dict"),
             slurm_partition=dict(type="str", default=""),

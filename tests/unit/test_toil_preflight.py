@@ -690,7 +690,7 @@ def test_ami_exists_and_fits_every_instance_type():
 def _governed_params(**params):
     defaults = {"cluster_name": "gov", "zone": "us-west-2a", "vpc_subnet": "", "use_private_ip": False,
                 "proxy_jump": "", "extra_security_groups": [], "instance_profile_arn": "", "aws_ami": "",
-                "instance_types": ["t2.medium"], "appliance_image": ""}  # fmt: skip
+                "node_types": [], "leader_node_type": "t2.medium", "appliance_image": ""}  # fmt: skip
     return FakeModule(**{**defaults, **params})
 
 
