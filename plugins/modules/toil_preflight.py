@@ -27,6 +27,9 @@ options:
     description:
       - C(names) checks the cluster name, the zone (a region gets its own message; the region must
         be an EC2 region) and the output, without AWS. The job store name is the plan's to check.
+      - C(account) checks that the AWS credentials work (and says whose they are), that O(zone) is an
+        available zone of O(region) and that the key pair O(key_pair_name) exists there; its fingerprint
+        serves C(agent) when O(key_fingerprint) is not given.
       - C(agent) checks that ssh-agent is reachable and holds the key pair's key.
       - C(clusters) lists the Toil clusters in the account (security groups, instances tagged
         C(clusterName), IAM roles C(*_toil)) and refuses a name that is a hyphen-prefix of one of
@@ -61,7 +64,7 @@ options:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
   zone:
-    description: Availability zone (C(names), C(capacity)).
+    description: Availability zone (C(names), C(account), C(capacity)).
     type: str
   jobstore_name:
     description: Job store name, without C(aws:<region>:) (C(names), C(jobstore)).
@@ -76,10 +79,10 @@ options:
     type: str
     default: ""
   key_pair_name:
-    description: EC2 key pair name, for messages (C(agent)).
+    description: EC2 key pair name (C(account), C(agent)).
     type: str
   key_fingerprint:
-    description: EC2's fingerprint of the key pair (C(agent)).
+    description: EC2's fingerprint of the key pair (C(agent); default, the one C(account) found).
     type: str
   ssh_auth_sock:
     description: Path of ssh-agent's socket, usually the controller's C(SSH_AUTH_SOCK) (C(agent)).
@@ -296,6 +299,8 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     PreflightError,
     all_instance_types,
     check_agent_keys,
+    check_key_pair_found,
+    check_zone_available,
     check_ami_found,
     check_bids,
     check_default_subnet,
@@ -386,6 +391,36 @@ def run_agent(module):
     )
     found = f"holds the key of '{key}' ({result['matched']})" if result["matched"] else "was not compared"
     return {"msg": f"ssh-agent: {result['agent_keys']} key(s); {found}", **result}, warnings
+
+
+# ---- account -------------------------------------------------------------------------------------
+
+
+def run_account(module):
+    _required(module, "region", "zone", "key_pair_name")
+    p = module.params
+    try:
+        identity = module.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise PreflightError(
+            "AWS credentials",
+            f"they do not work ({error})",
+            "configure them for this shell (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY) and check with: aws sts get-caller-identity",
+        ) from None
+    ec2 = module.client("ec2")
+    try:
+        zones = ec2.describe_availability_zones()["AvailabilityZones"]
+        key_pairs = ec2.describe_key_pairs()["KeyPairs"]
+    except (BotoCoreError, ClientError) as error:
+        _aws_fail(module, error, "list the zones and key pairs (ec2:Describe*)",
+                  "check the AWS credentials and region")
+    check_zone_available(p["zone"], p["region"], zones)
+    fingerprint = check_key_pair_found(p["key_pair_name"], p["region"], key_pairs)
+    if not p.get("key_fingerprint"):  # the agent check, later in this run, compares with it
+        p["key_fingerprint"] = fingerprint
+    found = {"account": identity["Account"], "arn": identity["Arn"], "key_fingerprint": fingerprint}
+    return {"msg": f"AWS account {found['account']} as {found['arn']}", **found}, []
 
 
 # ---- clusters ------------------------------------------------------------------------------------
@@ -829,6 +864,7 @@ def run_slurm(module):
 
 CHECKS = {
     "names": run_names,
+    "account": run_account,
     "agent": run_agent,
     "clusters": run_clusters,
     "jobstore": run_jobstore,
