@@ -802,5 +802,6 @@ def test_module_says_when_the_credentials_do_not_work(aws, preflight_module, mon
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role look-up off loopback
     _raises("AWS credentials", "they do not work", preflight_module.run_account,
             FakeModule(zone="us-west-2a", key_pair_name="lab-key"))
