@@ -14,7 +14,8 @@ description:
   - "Ends with C(PLAY RECAP) and one line per host, in Ansible's own format
     (C(host : ok=N changed=N unreachable=N failed=N skipped=N rescued=N ignored=N))."
   - With C(-v) or more, every task's result is shown as well, in the C(callback_result_format) format.
-  - The collection's C(ansible.cfg) makes it the stdout callback (C(stdout_callback = genomics.cactus.compact)).
+  - The collection's C(ansible.cfg) makes it the stdout callback
+    (C(stdout_callback = genomics.cactus.compact)).
 author:
   - cactus-aws maintainers (@cactus-aws)
 version_added: "1.0.0"
@@ -22,6 +23,15 @@ extends_documentation_fragment:
   - ansible.builtin.result_format_callback
 requirements:
   - python >= 3.11
+"""
+
+EXAMPLES = r"""
+# ansible.cfg
+# [defaults]
+# stdout_callback = genomics.cactus.compact
+#
+# Ansible's usual output for one run:
+#   ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default ansible-playbook run_alignment.yml
 """
 
 from ansible import constants as C
@@ -98,7 +108,8 @@ class CallbackModule(CallbackBase):
         if result.task.loop and "results" in result.result:
             return  # each item was reported on its own
         if result.result.get("changed"):
-            self._say(f"changed: [{self.host_label(result)}] {self._task_name(result)}", color=C.COLOR_CHANGED)
+            self._say(f"changed: [{self.host_label(result)}] {self._task_name(result)}",
+                      color=C.COLOR_CHANGED)
         else:
             self._verbose(result, "ok")
 

@@ -241,7 +241,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
         skip = None
-        listing = [f"--{o.replace('list', 'list-')}" for o in ("listtags", "listtasks") if context.CLIARGS.get(o)]
+        listing = [f"--{o.replace('list', 'list-')}" for o in ("listtags", "listtasks")
+                   if context.CLIARGS.get(o)]
         if context.CLIARGS.get("syntax") or listing:
             # ansible-playbook --syntax-check (and ansible-lint, which runs it), --list-tags, --list-tasks
             # need no hosts: never touch AWS (or the instance metadata address boto3 probes) for them.

@@ -49,6 +49,16 @@ def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _assert_readable(output):
+    """A full run's output a person reads: short, no retry lines, no noise, no header of a play that
+    does nothing, no warning Ansible makes about an inventory that has no leader yet."""
+    lines = output.splitlines()
+    assert len(lines) < 300, f"{len(lines)} lines"
+    for noise in ("FAILED - RETRYING", "skipping:", "Validating arguments", "PLAY [Tear down",
+                  "provided hosts list is empty", "Could not match supplied host pattern"):
+        assert noise not in output, noise
+
+
 def _destroy(project):
     project.play("-e", "toil_teardown_force=true", playbook="teardown.yml", check=False)
 
@@ -185,7 +195,7 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         _wait_for_aligned_genome(cloud, project)
         _kill_alignment(cloud)
         status = project.play("--tags", "status")
-        assert "state: interrupted" in status.stdout
+        assert "state: interrupted | " in status.stdout and " elapsed | jobs: " in status.stdout
 
         # A plain re-run must not start over on the existing job store: it points to restart.
         refused = project.play("--tags", "align", check=False)
@@ -198,6 +208,10 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         project.write_variables()
         failed = project.play("--tags", "restart", check=False)
         assert failed.returncode != 0 and recap(failed.stdout)["e2e-kill-leader"]["failed"] == 1
+        # while waiting (paced: seconds per job), one line per look with elapsed time and Toil's jobs
+        looks = [line for line in failed.stdout.splitlines() if line.startswith("running | ")]
+        assert looks and all(" elapsed | jobs: " in line for line in looks), failed.stdout[-3000:]
+        assert "FAILED - RETRYING" not in failed.stdout
         assert "cause: OSError: [Errno 28] No space left on device" in " ".join(failed.stdout.split())
 
         project.variables.update(cactus_align_environment={})
@@ -297,7 +311,10 @@ def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_pat
     staged = {"cactus_transfer_mode": "s3", "cactus_transfer_s3_url": "s3://e2e-inputs/run1"}
     project = _fresh_project(cloud, release, tmp_path, "e2e-s3", **staged)
     try:
-        project.play()
+        run = project.play()
+        _assert_readable(run.stdout + run.stderr)
+        # fetched and verified: the summary sends nobody to --tags fetch or restart
+        assert "(fetched, checksum verified)" in run.stdout and "--tags fetch" not in run.stdout
         keys = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket="e2e-inputs")["Contents"]]
         assert sorted(keys) == [f"run1/{name}/{name}.fa" for name in ("simDog", "simHuman", "simMouse")]
         seqfile = cloud.appliance("cat", project.plan()["leader_seqfile"]).stdout

@@ -48,7 +48,8 @@ def test_run_sh_without_credentials_is_one_short_message(no_account):
 
 
 def test_playbook_with_a_profile_that_does_not_exist(no_account):
-    code, output, lines = _run(["ansible-playbook", "run_alignment.yml"], {**no_account, "AWS_PROFILE": "nope"})
+    env = {**no_account, "AWS_PROFILE": "nope"}
+    code, output, lines = _run(["ansible-playbook", "run_alignment.yml"], env)
     assert code != 0
     assert len(lines) <= 8, output
     assert "profile 'nope' is not defined" in output and "aws configure --profile nope" in output, output
