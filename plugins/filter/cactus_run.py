@@ -85,7 +85,7 @@ def _act(action, message):
 
 def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
                        leader_address="", host_run=False, inventory_sources=(), target_hosts="",
-                       failure=None, changed_inputs=(), fetched=None):
+                       failure=None, changed_inputs=(), fetched=None, torn_down=False):
     """The lines every run ends with: where things are, what state the run is in, what to do next.
 
     plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
@@ -94,7 +94,7 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
     changed_inputs: what changed since the run started; fetched: the fetch's record (fetched.json), {}
     before a fetch. A host run is found again with the same inventory and target, so its next commands
     carry them. The next steps follow the state: no restart after a success, no fetch once this run's
-    HAL was fetched and verified.
+    HAL was fetched and verified; torn_down (cactus_teardown_after_fetch did it): nothing left to do.
     """
     record = record or {}
     state = state or record.get("state") or "not started"
@@ -108,8 +108,9 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
         again = "".join(f" -i {shlex.quote(s)}" for s in inventory_sources)
         again += f" -e cactus_target_hosts={shlex.quote(target_hosts)}"
     else:
-        lines = [f"cluster:   {cluster_name} ({plan.get('cluster_type', '')}) in {zone}",
-                 f"leader:    {leader_address if target_host else 'not running'}"]
+        lines = [f"cluster:   {cluster_name} ({plan.get('cluster_type', '')}) in {zone}"
+                 + (": torn down after the verified fetch" if torn_down else ""),
+                 f"leader:    {leader_address if target_host and not torn_down else 'not running'}"]
         again = ""
     lines += [
         f"job store: {plan['jobstore']}",
@@ -124,6 +125,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
             lines.append(f"cost:      at most ${cost['total']:.2f}/hour")
         else:
             lines.append(f"cost:      at most ${cost.get('known_total', 0):.2f}/hour + unknown prices")
+    if torn_down:
+        return lines
     for tag in ("status", "restart", "fetch"):
         if tag == "restart" and (not failure.get("restart", True) or state not in ("interrupted", "failed")):
             continue

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# The manual of the action plugin plugins/action/cactus_progress.py (it runs on the controller: no module code).
+# The manual of the action plugin plugins/action/cactus_progress.py (it runs on the controller).
 
 DOCUMENTATION = r"""
 name: cactus_progress

@@ -206,8 +206,11 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         project.variables.update(cactus_align_wait=True,
                                  cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})  # fmt: skip
         project.write_variables()
-        failed = project.play("--tags", "restart", check=False)
+        failed = project.play("--tags", "restart,fetch", "-e", "cactus_teardown_after_fetch=true",
+                              check=False)
         assert failed.returncode != 0 and recap(failed.stdout)["e2e-kill-leader"]["failed"] == 1
+        # a failed alignment keeps its cluster even with cactus_teardown_after_fetch, and says so
+        assert "cluster e2e-kill is kept" in failed.stdout and cloud.leftovers()["instances"]
         # while waiting (paced: seconds per job), one line per look with elapsed time and Toil's jobs
         looks = [line for line in failed.stdout.splitlines() if line.startswith("running | ")]
         assert looks and all(" elapsed | jobs: " in line for line in looks), failed.stdout[-3000:]
@@ -322,6 +325,11 @@ def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_pat
         assert project.output.read_bytes() == reference_hal["hal"]
         again = project.play("--tags", "transfer")
         assert recap(again.stdout)["e2e-s3-leader"]["changed"] == 0
+        # cactus_teardown_after_fetch: the HAL verified again, then no instance, group or role of the cluster
+        done = project.play("--tags", "fetch", "-e", "cactus_teardown_after_fetch=true")
+        assert "torn down after the verified fetch" in done.stdout, done.stdout[-3000:]
+        left = cloud.leftovers()
+        assert (left["instances"], left["security_groups"], left["iam_roles"]) == ([], [], []), left
     finally:
         _destroy(project)
 

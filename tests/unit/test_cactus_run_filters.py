@@ -130,3 +130,13 @@ def test_summary_next_steps_follow_the_state():
     assert steps(finished, "finished", {"jobstore": "aws:us-west-2:old"})[0] == ["status", "fetch"]
     assert steps({"state": "running"}, "running")[0] == ["status", "fetch"]
     assert steps({"state": "running"}, "interrupted")[0] == ["status", "restart"]
+
+
+def test_summary_after_the_teardown_after_fetch():
+    record = {"state": "finished", "jobstore": JS}
+    lines = cactus_run.cactus_run_summary(PLAN, record, "finished", cluster_name="run", zone="z",
+                                          target_host="run-leader", leader_address="203.0.113.9",
+                                          fetched={"jobstore": JS}, torn_down=True)
+    assert lines[:2] == ["cluster:   run (kubernetes) in z: torn down after the verified fetch",
+                         "leader:    not running"]
+    assert not any(line.startswith(("status", "restart", "fetch", "tear down")) for line in lines)
