@@ -85,7 +85,7 @@ def _act(action, message):
 
 def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
                        leader_address="", host_run=False, inventory_sources=(), target_hosts="",
-                       failure=None, changed_inputs=(), fetched=None, torn_down=False):
+                       failure=None, changed_inputs=(), fetched=None, torn_down=False, spent=None):
     """The lines every run ends with: where things are, what state the run is in, what to do next.
 
     plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
@@ -94,7 +94,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
     changed_inputs: what changed since the run started; fetched: the fetch's record (fetched.json), {}
     before a fetch. A host run is found again with the same inventory and target, so its next commands
     carry them. The next steps follow the state: no restart after a success, no fetch once this run's
-    HAL was fetched and verified; torn_down (cactus_teardown_after_fetch did it): nothing left to do.
+    HAL was fetched and verified; torn_down (cactus_teardown_after_fetch did it): nothing left to do;
+    spent: the last point of the run's spend series (spend.jsonl), None before any look.
     """
     record = record or {}
     state = state or record.get("state") or "not started"
@@ -125,6 +126,9 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
             lines.append(f"cost:      at most ${cost['total']:.2f}/hour")
         else:
             lines.append(f"cost:      at most ${cost.get('known_total', 0):.2f}/hour + unknown prices")
+        if spent:
+            lines.append(f"spent:     ${spent['total']:.2f} by {spent['at']} (then ${spent['rate']:.2f}/hour"
+                         + (", still billing until torn down)" if not torn_down else ")"))
     if torn_down:
         return lines
     for tag in ("status", "restart", "fetch"):

@@ -276,6 +276,29 @@ def on_demand_prices(region: str, types) -> tuple[dict, str | None]:
     return prices, problem
 
 
+# Linux spot prices, in a default VPC or not (what Toil's nodes run).
+SPOT_PRODUCTS = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"]
+
+
+def spot_prices(ec2, zone: str, types) -> dict:
+    """The current spot price (USD/hour) in `zone` by instance type (types without one left out)."""
+    import datetime
+
+    latest: dict = {}
+    if not types:
+        return {}
+    paginator = ec2.get_paginator("describe_spot_price_history")
+    now = datetime.datetime.now(datetime.UTC)
+    pages = paginator.paginate(AvailabilityZone=zone, InstanceTypes=sorted(types),
+                               ProductDescriptions=SPOT_PRODUCTS, StartTime=now)
+    for page in pages:
+        for point in page.get("SpotPriceHistory", []):
+            known = latest.get(point["InstanceType"])
+            if known is None or point["Timestamp"] > known["Timestamp"]:
+                latest[point["InstanceType"]] = point
+    return {t: float(p["SpotPrice"]) for t, p in latest.items()}
+
+
 def price_of(price_list) -> float | None:
     """The on-demand USD price in a Price List API answer."""
     for item in price_list:

@@ -49,6 +49,40 @@ options:
     description: The cluster's region.
     type: str
     default: ""
+  zone:
+    description: The cluster's zone (spot price history is per zone).
+    type: str
+    default: ""
+  on_demand_prices:
+    description: On-demand prices you give, USD/hour by instance type; they win over looked-up ones.
+    type: dict
+    default: {}
+  spot_prices:
+    description: Spot prices you give, USD/hour by instance type; else EC2's spot price history in O(zone).
+    type: dict
+    default: {}
+  lookup_prices:
+    description: Look up the on-demand prices not given in the AWS Price List API.
+    type: bool
+    default: true
+  volume_price_gb_month:
+    description: EBS price, USD per GB-month; 0 means unknown (volumes not counted, and the line says so).
+    type: float
+    default: 0.0
+  ceiling:
+    description: The plan's hourly cost ceiling (USD/hour); a warning, once, when the cluster costs more now.
+    type: float
+  run_dir:
+    description:
+      - The run directory on the controller. Each look writes C(spend.json) (every instance seen, with the
+        last time it was seen running - EC2 has no end time and forgets terminated instances) and appends one
+        point (time, total, rate, workers by type) to C(spend.jsonl), the run's time series.
+    type: str
+    default: ""
+notes:
+  - "Spend: each instance of the cluster (its security group, as Toil finds it), from its EC2 launch time to
+    now, or to the last look that saw it running; priced by type and lifecycle (spot or on demand); types
+    without a price are named in the line and left out of the total, never guessed."
 """
 
 EXAMPLES = r"""
@@ -79,6 +113,14 @@ nodes:
   description: Worker instances up, by instance type (empty on a host run or when EC2 did not answer).
   returned: always
   type: dict
+spend:
+  description: The spend at the last look (total, rate, rows per instance, unknown prices); empty on a host.
+  returned: always
+  type: dict
+timed_out:
+  description: The wait ended on O(timeout) with the run still running.
+  returned: always
+  type: bool
 line:
   description: The last progress line.
   returned: always
