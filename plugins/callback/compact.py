@@ -68,7 +68,10 @@ class CallbackModule(CallbackBase):
         return str(value).splitlines() or [""]
 
     def _task_name(self, result):
-        return result.task.get_name(include_role_fqcn=False).strip()
+        try:
+            return result.task.get_name(include_role_fqcn=False).strip()
+        except TypeError:  # include_role's task has no such argument
+            return result.task.get_name().strip()
 
     def _verbose(self, result, label):
         if self._display.verbosity > 0:

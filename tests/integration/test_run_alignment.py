@@ -5,6 +5,7 @@ the alignment killed and restarted; the leader lost, relaunched and restarted; t
 Cactus is the stand-in (tests/standin); everything else is real: Toil's CLI, moto over HTTP,
 sshd, the podman appliance, Ansible."""
 
+import datetime
 import hashlib
 import json
 import subprocess
@@ -181,6 +182,44 @@ def _kill_alignment(cloud):
     cloud.appliance("sh", "-c", script + "; true")
 
 
+# Prices given (the emulator has no Price List API): on demand, spot; volumes left unpriced (said).
+PRICES = {"cactus_plan_on_demand_prices": {"t2.medium": 0.0464, "r5.large": 0.126},
+          "cactus_spot_prices": {"c5.4xlarge": 0.25}}
+
+
+def _add_workers(cloud, cluster):
+    """Two workers the way Toil's autoscaler tags them, in the cluster's security group: one spot."""
+    ec2 = cloud.client("ec2")
+    group = ec2.describe_security_groups(GroupNames=[cluster])["SecurityGroups"][0]["GroupId"]
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "clusterName", "Value": cluster},
+                                                  {"Key": "ToilNodeType", "Value": "worker"}]}]
+    ids = []
+    for kind, market in (("c5.4xlarge", {"MarketType": "spot"}), ("r5.large", None)):
+        extra = {"InstanceMarketOptions": market} if market else {}
+        made = ec2.run_instances(ImageId=AMI, InstanceType=kind, MinCount=1, MaxCount=1,
+                                 SecurityGroupIds=[group], Placement={"AvailabilityZone": ZONE},
+                                 TagSpecifications=tags, **extra)
+        ids.append(made["Instances"][0]["InstanceId"])
+    return ids
+
+
+def _check_spend_by_hand(cloud, project):
+    """The last point of the run's spend series equals the sum of price x hours of its instances."""
+    point = json.loads((project.run_dir / "spend.jsonl").read_text().splitlines()[-1])
+    at = datetime.datetime.fromisoformat(point["at"])
+    ec2 = cloud.client("ec2")
+    group = ec2.describe_security_groups(GroupNames=["e2e-kill"])["SecurityGroups"][0]["GroupId"]
+    found = ec2.describe_instances(Filters=[{"Name": "instance.group-id", "Values": [group]}])["Reservations"]
+    by_hand = 0.0
+    for i in (i for reservation in found for i in reservation["Instances"]):
+        if i["State"]["Name"] == "running":
+            spot = i.get("InstanceLifecycle") == "spot"
+            prices = PRICES["cactus_spot_prices" if spot else "cactus_plan_on_demand_prices"]
+            by_hand += prices[i["InstanceType"]] * (at - i["LaunchTime"]).total_seconds() / 3600
+    assert point["total"] == pytest.approx(by_hand, abs=1e-3), (point, by_hand)
+    assert point["nodes"] == {"c5.4xlarge": 1, "r5.large": 1}
+
+
 def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_hal, tmp_path):
     # Paced (seconds per genome job): the run must still be going during the checks below on a busy machine.
     paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False}
@@ -194,8 +233,12 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
 
         _wait_for_aligned_genome(cloud, project)
         _kill_alignment(cloud)
-        status = project.play("--tags", "status")
+        workers = _add_workers(cloud, "e2e-kill")
+        status = project.play("--tags", "status", "-e", json.dumps(PRICES))
         assert "state: interrupted | " in status.stdout and " elapsed | jobs: " in status.stdout
+        assert "workers: 1 c5.4xlarge, 1 r5.large" in status.stdout, status.stdout[-3000:]
+        _check_spend_by_hand(cloud, project)
+        cloud.client("ec2").terminate_instances(InstanceIds=workers)
 
         # A plain re-run must not start over on the existing job store: it points to restart.
         refused = project.play("--tags", "align", check=False)
