@@ -24,7 +24,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec={
+        args = self.validate_argument_spec(argument_spec={
             "session": {"type": "str", "required": True},
             "record": {"type": "str", "required": True},
             "wait": {"type": "bool", "default": False},
@@ -40,7 +40,7 @@ class ActionModule(ActionBase):
             "volume_price_gb_month": {"type": "float", "default": 0.0},
             "ceiling": {"type": "float"},
             "run_dir": {"type": "str", "default": ""},
-        })  # fmt: skip
+        })[1]  # fmt: skip
         self._prices = {"on-demand": dict(args["on_demand_prices"]), "spot": dict(args["spot_prices"])}
         self._looked_up, self._warned = set(), False
         command = shlex.join(cactus_progress.probe_argv(args["session"], args["record"]))
@@ -115,7 +115,7 @@ class ActionModule(ActionBase):
             self._prices["spot"].update(toil_aws.spot_prices(ec2, args["zone"], spot))
         on_demand = sorted(t for life, t in missing if life == "on-demand")
         if on_demand and args["lookup_prices"]:
-            found, _ = toil_aws.on_demand_prices(args["region"], on_demand)
+            found = toil_aws.on_demand_prices(args["region"], on_demand)[0]
             self._prices["on-demand"].update(found)
 
     def _spend(self, args, instances, volumes):

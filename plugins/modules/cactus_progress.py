@@ -2,7 +2,7 @@
 # The manual of the action plugin plugins/action/cactus_progress.py (it runs on the controller).
 
 DOCUMENTATION = r"""
-name: cactus_progress
+module: cactus_progress
 short_description: One progress line per look at a Cactus run, optionally until it ends
 description:
   - Looks at the run on the target - its tmux session, its run record, and Toil's lines in cactus's
