@@ -67,11 +67,9 @@ class CallbackModule(CallbackBase):
             return [str(item) for item in value]
         return str(value).splitlines() or [""]
 
-    def _task_name(self, result):
-        try:
-            return result.task.get_name(include_role_fqcn=False).strip()
-        except TypeError:  # include_role's task has no such argument
-            return result.task.get_name().strip()
+    @staticmethod
+    def _task_name(result):
+        return result.task.get_name().strip()
 
     def _verbose(self, result, label):
         if self._display.verbosity > 0:
@@ -79,8 +77,10 @@ class CallbackModule(CallbackBase):
                       f"{self._dump_results(result.result, indent=4)}", color=C.COLOR_VERBOSE)
 
     def _failure(self, result, label):
+        """Ansible's own first line (fatal: [host]: FAILED!), the task, then the message and output's end."""
         res = result.result
-        self._say(f"{label}: [{self.host_label(result)}] {self._task_name(result)}", color=C.COLOR_ERROR)
+        self._say(f"fatal: [{self.host_label(result)}]: {label} {self._task_name(result)}",
+                  color=C.COLOR_ERROR)
         shown = False
         if res.get("msg"):
             for line in self._lines(res["msg"]):
@@ -137,16 +137,16 @@ class CallbackModule(CallbackBase):
         if ignore_errors:
             self._verbose(result, "failed (ignored)")
         elif not (result.task.loop and "results" in result.result):
-            self._failure(result, "FAILED")
+            self._failure(result, "FAILED!")
 
     def v2_runner_item_on_failed(self, result):
         self._handle_failure_extras(result)
         if not result.task.ignore_errors:
-            self._failure(result, f"FAILED ({self._get_item_label(result.result)})")
+            self._failure(result, f"FAILED! ({self._get_item_label(result.result)})")
 
     def v2_runner_on_unreachable(self, result):
         self._handle_failure_extras(result)
-        self._failure(result, "UNREACHABLE")
+        self._failure(result, "UNREACHABLE!")
 
     def v2_runner_on_skipped(self, result):
         pass
