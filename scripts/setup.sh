@@ -20,11 +20,15 @@ if [ ! -x .venv/bin/python ]; then
         exit 1
     fi
 fi
-stamp=.venv/.installed-$(basename "$reqs" .txt)
-want=$(cat requirements.txt "$reqs" | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+# One stamp per requirements file: the hash of what it installed. requirements-test.txt includes
+# requirements.txt, so its current stamp also covers the controller's (./run.sh after ./test.sh
+# installs nothing and needs no network).
+stamp_of() { echo ".venv/.installed-$(basename "$1" .txt)"; }
+hash_of() { cat requirements.txt "$1" | sha256sum | cut -d' ' -f1; }
+installed() { [ "$(cat "$(stamp_of "$1")" 2>/dev/null)" = "$(hash_of "$1")" ]; }
+if ! installed "$reqs" && ! { [ "$reqs" = requirements.txt ] && installed requirements-test.txt; }; then
     echo "setup: installing $reqs into .venv ..." >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r "$reqs"
-    echo "$want" > "$stamp"
+    hash_of "$reqs" > "$(stamp_of "$reqs")"
 fi

@@ -46,7 +46,7 @@ def cactus_run_action(state, record_jobstore, restart, jobstore_exists, jobstore
             )
         return _act("restart", f"Restarting the alignment from job store {jobstore}.")
     if state == "finished":
-        return _act("skip", "The alignment finished: nothing to start. Fetch it with --tags fetch.")
+        return _act("skip", "The alignment finished: nothing to start.")  # the summary says what next
     if state in ("interrupted", "failed") and jobstore_exists:
         how = "stopped before finishing" if state == "interrupted" else "failed"
         return _act(
@@ -85,33 +85,40 @@ def _act(action, message):
 
 def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
                        leader_address="", host_run=False, inventory_sources=(), target_hosts="",
-                       failure=None, changed_inputs=()):
+                       failure=None, changed_inputs=(), fetched=None, torn_down=False, spent=None):
     """The lines every run ends with: where things are, what state the run is in, what to do next.
 
     plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
     state read on the target this run (None: the record's, or 'not started'); failure: the cause of a
     failed run that status found ({cause, restart}: restart false when a restart cannot help);
-    changed_inputs: what changed since the run started. A host run is found again with the same
-    inventory and target, so its next commands carry them.
+    changed_inputs: what changed since the run started; fetched: the fetch's record (fetched.json), {}
+    before a fetch. A host run is found again with the same inventory and target, so its next commands
+    carry them. The next steps follow the state: no restart after a success, no fetch once this run's
+    HAL was fetched and verified; torn_down (cactus_teardown_after_fetch did it): nothing left to do;
+    spent: the last point of the run's spend series (spend.jsonl), None before any look.
     """
     record = record or {}
     state = state or record.get("state") or "not started"
     failure = (failure or {}) if state == "failed" else {}
+    fetched = fetched or {}
+    # Fetched: this record's job store's HAL is home and verified (an older fetch is of another run).
+    is_fetched = state == "finished" and bool(fetched) and fetched.get("jobstore") == record.get("jobstore")
     if host_run:
         lines = [f"host:      {target_host} (--batchSystem {plan.get('batch_system', '')}; "
                  "no cloud resource, no AWS call)"]
         again = "".join(f" -i {shlex.quote(s)}" for s in inventory_sources)
         again += f" -e cactus_target_hosts={shlex.quote(target_hosts)}"
     else:
-        lines = [f"cluster:   {cluster_name} ({plan.get('cluster_type', '')}) in {zone}",
-                 f"leader:    {leader_address if target_host else 'not running'}"]
+        lines = [f"cluster:   {cluster_name} ({plan.get('cluster_type', '')}) in {zone}"
+                 + (": torn down after the verified fetch" if torn_down else ""),
+                 f"leader:    {leader_address if target_host and not torn_down else 'not running'}"]
         again = ""
     lines += [
         f"job store: {plan['jobstore']}",
         f"command:   {' '.join(record.get('argv') or plan['cactus_argv'])}",
         f"state:     {state}" + (f": {failure['cause']}" if failure.get("cause") else "")
         + (f" (of earlier inputs: {'; '.join(changed_inputs)})" if changed_inputs else ""),
-        f"output:    {plan['output']}",
+        f"output:    {plan['output']}" + (" (fetched, checksum verified)" if is_fetched else ""),
     ]
     if not host_run:
         cost = plan.get("cost_per_hour") or {}
@@ -119,8 +126,15 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
             lines.append(f"cost:      at most ${cost['total']:.2f}/hour")
         else:
             lines.append(f"cost:      at most ${cost.get('known_total', 0):.2f}/hour + unknown prices")
+        if spent:
+            lines.append(f"spent:     ${spent['total']:.2f} by {spent['at']} (then ${spent['rate']:.2f}/hour"
+                         + (", still billing until torn down)" if not torn_down else ")"))
+    if torn_down:
+        return lines
     for tag in ("status", "restart", "fetch"):
-        if tag == "restart" and not failure.get("restart", True):
+        if tag == "restart" and (not failure.get("restart", True) or state not in ("interrupted", "failed")):
+            continue
+        if tag == "fetch" and (is_fetched or state not in ("finished", "running")):
             continue
         lines.append(f"{tag + ':':<11}ansible-playbook run_alignment.yml{again} --tags {tag}")
     if not host_run:

@@ -44,6 +44,11 @@ description:
     missing permission, an unknown zone or region, an unreachable endpoint. Credentials never appear in
     messages. Keep C(any_unparsed_is_failed = True) in C([inventory]) of C(ansible.cfg) so such a
     failure stops the run instead of leaving an empty inventory."
+  - "With O(defer_errors) (the project's C(ansible.cfg) sets it) and C(ansible-playbook), such a failure
+    (and a bad cluster name or zone) does not stop the inventory: it is published as V(toil_inventory_error)
+    and C(toil_leader) stays empty, so the playbook's first task stops the run with one short message.
+    Only for playbooks that check V(toil_inventory_error) (the collection's all do, before any other step)."
+  - C(--syntax-check), C(--list-tags) and C(--list-tasks) never ask AWS (no account needed to explore).
   - With the inventory cache on, the raw C(DescribeInstances) result is cached (not the built inventory);
     C(--flush-cache) queries AWS again.
   - The configuration file name must end in C(toil_cluster.yml) or C(toil_cluster.yaml).
@@ -112,6 +117,18 @@ options:
     default: ~/.ansible/toil_known_hosts
     env:
       - name: TOIL_KNOWN_HOSTS_DIR
+  defer_errors:
+    description:
+      - Under C(ansible-playbook), publish a failed look-up as V(toil_inventory_error) (one line, the
+        cause and the fix) instead of failing the inventory, for playbooks that stop on it first thing.
+      - Other commands (C(ansible-inventory), C(ansible)) always fail on it.
+    type: bool
+    default: false
+    ini:
+      - section: toil_cluster_inventory
+        key: defer_errors
+    env:
+      - name: TOIL_CLUSTER_DEFER_ERRORS
 """
 
 EXAMPLES = r"""
@@ -225,10 +242,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
         skip = None
-        if context.CLIARGS.get("syntax"):
-            # ansible-playbook --syntax-check (and ansible-lint, which runs it) needs no hosts: never
-            # touch AWS (or the instance metadata address boto3 probes for credentials) for it.
-            skip = "--syntax-check"
+        listing = [f"--{o.replace('list', 'list-')}" for o in ("listtags", "listtasks")
+                   if context.CLIARGS.get(o)]
+        if context.CLIARGS.get("syntax") or listing:
+            # ansible-playbook --syntax-check (and ansible-lint, which runs it), --list-tags, --list-tasks
+            # need no hosts: never touch AWS (or the instance metadata address boto3 probes) for them.
+            skip = (listing or ["--syntax-check"])[0]
         elif load_extra_vars(loader).get("cactus_target_hosts"):
             # -e cactus_target_hosts=HOST: the run goes to a host of the user's inventory, with no AWS call.
             skip = "cactus_target_hosts is set (a run on an inventory host)"
@@ -238,6 +257,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             )
             display.vvv(f"toil_cluster: {skip}, AWS not queried")
             return
+        try:
+            self._find(path, cache)
+        except AnsibleError as e:
+            # Under ansible-playbook "listtags" is always in CLIARGS; ansible-inventory has no such key.
+            if not (self.get_option("defer_errors") and "listtags" in context.CLIARGS):
+                raise
+            self._publish_settings(
+                (self.get_option("cluster_name") or "").strip(), (self.get_option("zone") or "").strip(), ""
+            )
+            self.inventory.set_variable("all", "toil_inventory_error", to_native(e.message))
+            display.vvv(f"toil_cluster: look-up failed, left to the playbook: {e.message}")
+
+    def _find(self, path, cache):
+        """Look the cluster up in AWS and add its leader (and workers)."""
         if not HAS_BOTO3:
             raise AnsibleError("toil_cluster inventory: boto3 and botocore are required (pip install boto3)")
 

@@ -62,7 +62,8 @@ def known_regions() -> set[str]:
     """Every region botocore knows, in every partition (no network)."""
     import botocore.session
 
-    session = botocore.session.get_session()
+    # No profile (not even AWS_PROFILE): the region list needs none, and a bad profile is reported later.
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(
@@ -187,11 +188,15 @@ def aws_error_message(exc: Exception, *, region: str, zone: str, profile: str | 
 
     where = f"region {region} (zone {zone})"
     if isinstance(exc, bx.ProfileNotFound):
-        return f"AWS credentials: profile {profile!r} is not defined in the AWS config/credentials files"
+        return (
+            f"AWS credentials: profile {profile!r} is not defined in the AWS config/credentials files. "
+            f"Fix: create it (aws configure --profile {profile}), or set AWS_PROFILE (or profile in "
+            "inventory/toil_cluster.yml) to a profile of ~/.aws/credentials"
+        )
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return (
-            "AWS credentials: none found (" + str(exc) + "); boto3 looks at the profile option/AWS_PROFILE, "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws/credentials and instance roles"
+            "AWS credentials: none found (" + str(exc) + "). Fix: export AWS_PROFILE=<profile> (made with "
+            "aws configure --profile <profile>), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
     if isinstance(exc, bx.CredentialRetrievalError):
         return f"AWS credentials: could not be loaded: {exc}"
@@ -269,6 +274,29 @@ def on_demand_prices(region: str, types) -> tuple[dict, str | None]:
     except (BotoCoreError, ClientError, ValueError, KeyError) as error:
         problem = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     return prices, problem
+
+
+# Linux spot prices, in a default VPC or not (what Toil's nodes run).
+SPOT_PRODUCTS = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"]
+
+
+def spot_prices(ec2, zone: str, types) -> dict:
+    """The current spot price (USD/hour) in `zone` by instance type (types without one left out)."""
+    import datetime
+
+    latest: dict = {}
+    if not types:
+        return {}
+    paginator = ec2.get_paginator("describe_spot_price_history")
+    now = datetime.datetime.now(datetime.UTC)
+    pages = paginator.paginate(AvailabilityZone=zone, InstanceTypes=sorted(types),
+                               ProductDescriptions=SPOT_PRODUCTS, StartTime=now)
+    for page in pages:
+        for point in page.get("SpotPriceHistory", []):
+            known = latest.get(point["InstanceType"])
+            if known is None or point["Timestamp"] > known["Timestamp"]:
+                latest[point["InstanceType"]] = point
+    return {t: float(p["SpotPrice"]) for t, p in latest.items()}
 
 
 def price_of(price_list) -> float | None:

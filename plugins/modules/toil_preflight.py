@@ -276,7 +276,6 @@ preflight_warnings:
 """
 
 import re
-from datetime import datetime, UTC
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -325,8 +324,6 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     parsed_node_types,
     vcpu_needs,
 )
-
-SPOT_PRODUCTS = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"]
 
 
 def _required(module, *names):
@@ -533,26 +530,6 @@ def _offered_types(ec2, zone, types):
     return {o["InstanceType"] for o in offers}
 
 
-def _spot_prices(ec2, zone, types):
-    latest = {}
-    if not types:
-        return {}
-    history = _paginate(
-        ec2,
-        "describe_spot_price_history",
-        "SpotPriceHistory",
-        AvailabilityZone=zone,
-        InstanceTypes=types,
-        ProductDescriptions=SPOT_PRODUCTS,
-        StartTime=datetime.now(UTC),
-    )
-    for point in history:
-        known = latest.get(point["InstanceType"])
-        if known is None or point["Timestamp"] > known["Timestamp"]:
-            latest[point["InstanceType"]] = point
-    return {t: float(p["SpotPrice"]) for t, p in latest.items()}
-
-
 def _vcpus(ec2, types):
     counts = {}
     for start in range(0, len(types), 100):
@@ -614,7 +591,7 @@ def run_capacity(module):
         offered = _offered_types(ec2, zone, types)
         warnings = check_offered(parsed, leader, zone, offered)
         spot_types = sorted({t for _, kinds, bid in parsed if bid is not None for t in kinds if t in offered})
-        spot_prices = _spot_prices(ec2, zone, spot_types)
+        spot_prices = toil_aws.spot_prices(ec2, zone, spot_types)
         warnings += check_bids(parsed, spot_prices, zone)
         vcpus = _vcpus(ec2, sorted(t for t in types if t in offered))
         needs = vcpu_needs(parsed, p["max_nodes"], leader, vcpus)

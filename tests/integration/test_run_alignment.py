@@ -5,6 +5,7 @@ the alignment killed and restarted; the leader lost, relaunched and restarted; t
 Cactus is the stand-in (tests/standin); everything else is real: Toil's CLI, moto over HTTP,
 sshd, the podman appliance, Ansible."""
 
+import datetime
 import hashlib
 import json
 import subprocess
@@ -47,6 +48,16 @@ def _fresh_project(cloud, release, root, cluster, **variables):
 
 def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_readable(output):
+    """A full run's output a person reads: short, no retry lines, no noise, no header of a play that
+    does nothing, no warning Ansible makes about an inventory that has no leader yet."""
+    lines = output.splitlines()
+    assert len(lines) < 300, f"{len(lines)} lines"
+    for noise in ("FAILED - RETRYING", "skipping:", "Validating arguments", "PLAY [Tear down",
+                  "provided hosts list is empty", "Could not match supplied host pattern"):
+        assert noise not in output, noise
 
 
 def _destroy(project):
@@ -232,6 +243,44 @@ def _kill_alignment(cloud):
     cloud.appliance("sh", "-c", script + "; true")
 
 
+# Prices given (the emulator has no Price List API): on demand, spot; volumes left unpriced (said).
+PRICES = {"cactus_plan_on_demand_prices": {"t2.medium": 0.0464, "r5.large": 0.126},
+          "cactus_spot_prices": {"c5.4xlarge": 0.25}}
+
+
+def _add_workers(cloud, cluster):
+    """Two workers the way Toil's autoscaler tags them, in the cluster's security group: one spot."""
+    ec2 = cloud.client("ec2")
+    group = ec2.describe_security_groups(GroupNames=[cluster])["SecurityGroups"][0]["GroupId"]
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "clusterName", "Value": cluster},
+                                                  {"Key": "ToilNodeType", "Value": "worker"}]}]
+    ids = []
+    for kind, market in (("c5.4xlarge", {"MarketType": "spot"}), ("r5.large", None)):
+        extra = {"InstanceMarketOptions": market} if market else {}
+        made = ec2.run_instances(ImageId=AMI, InstanceType=kind, MinCount=1, MaxCount=1,
+                                 SecurityGroupIds=[group], Placement={"AvailabilityZone": ZONE},
+                                 TagSpecifications=tags, **extra)
+        ids.append(made["Instances"][0]["InstanceId"])
+    return ids
+
+
+def _check_spend_by_hand(cloud, project):
+    """The last point of the run's spend series equals the sum of price x hours of its instances."""
+    point = json.loads((project.run_dir / "spend.jsonl").read_text().splitlines()[-1])
+    at = datetime.datetime.fromisoformat(point["at"])
+    ec2 = cloud.client("ec2")
+    group = ec2.describe_security_groups(GroupNames=["e2e-kill"])["SecurityGroups"][0]["GroupId"]
+    found = ec2.describe_instances(Filters=[{"Name": "instance.group-id", "Values": [group]}])["Reservations"]
+    by_hand = 0.0
+    for i in (i for reservation in found for i in reservation["Instances"]):
+        if i["State"]["Name"] == "running":
+            spot = i.get("InstanceLifecycle") == "spot"
+            prices = PRICES["cactus_spot_prices" if spot else "cactus_plan_on_demand_prices"]
+            by_hand += prices[i["InstanceType"]] * (at - i["LaunchTime"]).total_seconds() / 3600
+    assert point["total"] == pytest.approx(by_hand, abs=1e-3), (point, by_hand)
+    assert point["nodes"] == {"c5.4xlarge": 1, "r5.large": 1}
+
+
 def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_hal, tmp_path):
     # Paced (seconds per genome job): the run must still be going during the checks below on a busy machine.
     paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False}
@@ -245,8 +294,12 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
 
         _wait_for_aligned_genome(cloud, project)
         _kill_alignment(cloud)
-        status = project.play("--tags", "status")
-        assert "state: interrupted" in status.stdout
+        workers = _add_workers(cloud, "e2e-kill")
+        status = project.play("--tags", "status", "-e", json.dumps(PRICES))
+        assert "state: interrupted | " in status.stdout and " elapsed | jobs: " in status.stdout
+        assert "workers: 1 c5.4xlarge, 1 r5.large" in status.stdout, status.stdout[-3000:]
+        _check_spend_by_hand(cloud, project)
+        cloud.client("ec2").terminate_instances(InstanceIds=workers)
 
         # A plain re-run must not start over on the existing job store: it points to restart.
         refused = project.play("--tags", "align", check=False)
@@ -257,8 +310,15 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         project.variables.update(cactus_align_wait=True,
                                  cactus_align_environment={"CACTUS_STANDIN_FAIL": "ENOSPC"})  # fmt: skip
         project.write_variables()
-        failed = project.play("--tags", "restart", check=False)
+        failed = project.play("--tags", "restart,fetch", "-e", "cactus_teardown_after_fetch=true",
+                              check=False)
         assert failed.returncode != 0 and recap(failed.stdout)["e2e-kill-leader"]["failed"] == 1
+        # a failed alignment keeps its cluster even with cactus_teardown_after_fetch, and says so
+        assert "cluster e2e-kill is kept" in failed.stdout and cloud.leftovers()["instances"]
+        # while waiting (paced: seconds per job), one line per look with elapsed time and Toil's jobs
+        looks = [line for line in failed.stdout.splitlines() if line.startswith("running | ")]
+        assert looks and all(" elapsed | jobs: " in line for line in looks), failed.stdout[-3000:]
+        assert "FAILED - RETRYING" not in failed.stdout
         assert "cause: OSError: [Errno 28] No space left on device" in " ".join(failed.stdout.split())
 
         project.variables.update(cactus_align_environment={})
@@ -313,7 +373,10 @@ def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_pat
     staged = {"cactus_transfer_mode": "s3", "cactus_transfer_s3_url": "s3://e2e-inputs/run1"}
     project = _fresh_project(cloud, release, tmp_path, "e2e-s3", **staged)
     try:
-        project.play()
+        run = project.play()
+        _assert_readable(run.stdout + run.stderr)
+        # fetched and verified: the summary sends nobody to --tags fetch or restart
+        assert "(fetched, checksum verified)" in run.stdout and "--tags fetch" not in run.stdout
         keys = [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket="e2e-inputs")["Contents"]]
         assert sorted(keys) == [f"run1/{name}/{name}.fa" for name in ("simDog", "simHuman", "simMouse")]
         seqfile = cloud.appliance("cat", project.plan()["leader_seqfile"]).stdout
@@ -321,6 +384,11 @@ def test_s3_staging_gives_the_same_output(cloud, release, reference_hal, tmp_pat
         assert project.output.read_bytes() == reference_hal["hal"]
         again = project.play("--tags", "transfer")
         assert recap(again.stdout)["e2e-s3-leader"]["changed"] == 0
+        # cactus_teardown_after_fetch: the HAL verified again, then no instance, group or role of the cluster
+        done = project.play("--tags", "fetch", "-e", "cactus_teardown_after_fetch=true")
+        assert "torn down after the verified fetch" in done.stdout, done.stdout[-3000:]
+        left = cloud.leftovers()
+        assert (left["instances"], left["security_groups"], left["iam_roles"]) == ([], [], []), left
     finally:
         _destroy(project)
 

@@ -113,3 +113,30 @@ def test_summary_of_a_failed_run_names_the_cause_and_what_changed():
                                           failure=failure, changed_inputs=["genome a"])
     assert "state:     failed: out of disk (of earlier inputs: genome a)" in lines
     assert not any(line.startswith("restart:") for line in lines)
+
+
+def test_summary_next_steps_follow_the_state():
+    def steps(record, state, fetched=None):
+        lines = cactus_run.cactus_run_summary(PLAN, record, state, cluster_name="run", zone="z",
+                                              fetched=fetched)
+        named = [line.split(":")[0] for line in lines]
+        return [name for name in named if name in ("status", "restart", "fetch")], lines
+
+    finished = {"state": "finished", "jobstore": JS}
+    assert steps(finished, "finished")[0] == ["status", "fetch"]  # no restart: nothing to restart
+    named, lines = steps(finished, "finished", {"jobstore": JS, "sha256": "ab"})
+    assert named == ["status"] and "output:    /tmp/out.hal (fetched, checksum verified)" in lines
+    # a fetch of an earlier run (another job store) is not this run's
+    assert steps(finished, "finished", {"jobstore": "aws:us-west-2:old"})[0] == ["status", "fetch"]
+    assert steps({"state": "running"}, "running")[0] == ["status", "fetch"]
+    assert steps({"state": "running"}, "interrupted")[0] == ["status", "restart"]
+
+
+def test_summary_after_the_teardown_after_fetch():
+    record = {"state": "finished", "jobstore": JS}
+    lines = cactus_run.cactus_run_summary(PLAN, record, "finished", cluster_name="run", zone="z",
+                                          target_host="run-leader", leader_address="203.0.113.9",
+                                          fetched={"jobstore": JS}, torn_down=True)
+    assert lines[:2] == ["cluster:   run (kubernetes) in z: torn down after the verified fetch",
+                         "leader:    not running"]
+    assert not any(line.startswith(("status", "restart", "fetch", "tear down")) for line in lines)

@@ -10,7 +10,8 @@ import pytest
 TOP = Path(__file__).resolve().parents[2]
 PLUGINS = [
     ("module", f"genomics.cactus.{p.stem}") for p in sorted((TOP / "plugins" / "modules").glob("*.py"))
-] + [("inventory", "genomics.cactus.toil_cluster"), ("connection", "genomics.cactus.toil_appliance")]
+] + [("inventory", "genomics.cactus.toil_cluster"), ("connection", "genomics.cactus.toil_appliance"),
+     ("callback", "genomics.cactus.compact")]
 
 
 @pytest.mark.parametrize(("kind", "name"), PLUGINS, ids=[f"{k}:{n}" for k, n in PLUGINS])
