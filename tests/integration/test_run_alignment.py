@@ -36,6 +36,16 @@ def reference_hal(cloud, release, tmp_path_factory):
     fetched = json.loads((project.run_dir / "fetched.json").read_text())
     assert fetched["sha256"] == _sha256(project.output)
     assert project.record()["state"] == "finished"
+    # The default path (Kubernetes): cactus-prepare-toil, its HAL through the run's bucket, checked by
+    # size and ETag; every step asked Toil for what the plan sized (the stand-in records the requests).
+    plan = project.plan()
+    assert plan["workflow"] == "prepare_toil" and project.record()["argv"][0].endswith("/cactus-prepare-toil")
+    assert fetched["source"] == plan["hal"]["url"] == "s3://e2e-ref-jobstore--hal/aligned.hal" and fetched["etag"]
+    for step, request in plan["steps"].items():
+        asked = f"step\t{step}\t"
+        lines = [line for line in hal.decode().splitlines() if line.startswith(asked)]
+        assert lines and all(line.endswith(f"\tcores={request['cores']}\tmemory={request['memory']}"
+                                           f"\tdisk={request['disk']}") for line in lines), (step, lines)
     return {"project": project, "hal": hal, "verbose_output": out}
 
 
@@ -91,8 +101,8 @@ def test_full_run_then_rerun_changes_nothing_then_teardown(cloud, reference_hal)
     ec2.terminate_instances(InstanceIds=[other["Instances"][0]["InstanceId"]])
     ec2.delete_security_group(GroupId=group["GroupId"])
 
-    # Finished and fetched: teardown destroys exactly this cluster and leaves nothing behind.
-    result = project.play(playbook="teardown.yml")
+    # Finished and fetched: teardown destroys exactly this cluster and, asked to, the HAL's bucket.
+    result = project.play("-e", "toil_teardown_clean_output_bucket=true", playbook="teardown.yml")
     assert "Nothing of cluster e2e-ref is left." in result.stdout
     left = cloud.leftovers()
     assert left == {"instances": [], "security_groups": [], "iam_roles": [], "instance_profiles": [],
@@ -158,7 +168,7 @@ def _wait_for_aligned_genome(cloud, project, timeout=120):
 
     def some_aligned():
         out = cloud.appliance("sh", "-c", f"cat {log} 2>/dev/null", check=False).stdout
-        return "stand-in: aligned genome" in out
+        return "stand-in: aligned genome" in out or "stand-in: preprocessed genome" in out
 
     wait_until(some_aligned, timeout, "the first aligned genome", interval=0.5)
 

@@ -182,29 +182,43 @@ def run_step(job, step, name, request, file_id=None):
     summary = None
     if file_id is not None:
         summary = dict(fasta_summary(job.fileStore.readGlobalFile(file_id)), name=name)
+        job.log(f"stand-in: preprocessed genome {name}")
     return {"line": line, "summary": summary}
+
+
+# The jobs, named as v3.2.1's job functions (toil status lists them by these names).
+def toil_call_preprocess(job, name, request, file_id):
+    return run_step(job, "preprocess", name, request, file_id)
+
+
+def toil_call_blast(job, name, request):
+    return run_step(job, "blast", name, request)
+
+
+def toil_call_align(job, name, request):
+    return run_step(job, "align", name, request)
 
 
 def schedule(job, tree_newick, root_name, flags, genomes, internal, reqs, out_hal, region, gpu):
     """Root job: preprocess per leaf, then blast and align per internal node, then halAppend."""
-    pre = [job.addChildJobFn(run_step, "preprocess", name, reqs["preprocess"], file_id, **JOB_RESOURCES).rv()
+    pre = [job.addChildJobFn(toil_call_preprocess, name, reqs["preprocess"], file_id, **JOB_RESOURCES).rv()
            for name, file_id in genomes]
     aligns = job.addFollowOnJobFn(align_round, internal, reqs, gpu, **JOB_RESOURCES)
-    return aligns.addFollowOnJobFn(hal_append, tree_newick, root_name, flags, pre, aligns.rv(), reqs,
-                                   out_hal, region, **JOB_RESOURCES).rv()
+    return aligns.addFollowOnJobFn(toil_call_hal_append_subtrees, tree_newick, root_name, flags, pre,
+                                   aligns.rv(), reqs, out_hal, region, **JOB_RESOURCES).rv()
 
 
 def align_round(job, internal, reqs, gpu):
     done = []
     for name in internal:
-        blast = job.addChildJobFn(run_step, "blast", name + (f" gpu={gpu}" if gpu else ""), reqs["blast"],
+        blast = job.addChildJobFn(toil_call_blast, name + (f" gpu={gpu}" if gpu else ""), reqs["blast"],
                                   **JOB_RESOURCES)
-        align = blast.addFollowOnJobFn(run_step, "align", name, reqs["align"], **JOB_RESOURCES)
+        align = blast.addFollowOnJobFn(toil_call_align, name, reqs["align"], **JOB_RESOURCES)
         done += [blast.rv(), align.rv()]
     return done
 
 
-def hal_append(job, tree_newick, root_name, flags, pre, aligned, reqs, out_hal, region):
+def toil_call_hal_append_subtrees(job, tree_newick, root_name, flags, pre, aligned, reqs, out_hal, region):
     """halAppendSubtrees: the stand-in HAL (the steps' requests recorded), written where v3.2.1 writes it."""
     record = run_step(job, "halAppend", root_name, reqs["halAppend"])
     lines = sorted(r["line"] for r in [*pre, *aligned, record])
