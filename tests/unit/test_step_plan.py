@@ -321,3 +321,18 @@ def test_launch_cluster_gets_the_node_types_and_disk(sizes, facts, monkeypatch):
     added = [call["nodeTypes"] for name, call in cluster.calls if name == "addManagedNodes"]
     assert added == [{spec.split(":")[0]} for spec, high in zip(plan["node_types"], plan["max_nodes"], strict=True)
                      if high]
+
+
+def test_status_counts_each_steps_jobs_by_v321s_job_names():
+    from ansible_collections.genomics.cactus.plugins.filter.cactus_steps import cactus_step_jobs
+
+    lines = ["JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-1 v3\tREADY_TO_RUN\tTRYS_REMAINING:5",
+             "JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-2 v1\tTRYS_REMAINING:5",
+             "JOB:'toil_call_blast' kind-toil_call_blast/instance-3 v1\tCOMPLETELY_FAILED",
+             "JOB:'schedule' kind-schedule/instance-4 v2\tCHILD_NUMBER:2",
+             "Of the 4 jobs considered, there are 1 completely failed jobs, ..."]
+    counts = cactus_step_jobs(lines)
+    assert counts["steps"] == {"preprocess": {"jobs": 2, "ready": 1, "failed": 0},
+                               "blast": {"jobs": 1, "ready": 0, "failed": 1}}
+    assert counts["text"] == "preprocess 2 (1 ready), blast 1 (0 ready, 1 failed)"
+    assert cactus_step_jobs([])["text"] == ""
