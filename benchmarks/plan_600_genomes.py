@@ -24,6 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO / "collections"))  # the repository as genomics.cactus
 
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_measure import (  # noqa: E402
+    measure_genomes,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (  # noqa: E402
     PlanSettings,
     build_plan,
@@ -95,7 +98,7 @@ def timed(label, figures, function, *args, **kwargs):
 def run_in_process(seqfile, run_dir, module):
     figures = []
     parsed = timed("parse seqFile", figures, parse_seqfile, str(seqfile))
-    measured = timed("measure genomes", figures, module.measure_genomes, parsed, offline=True)
+    measured = timed("measure genomes", figures, measure_genomes, parsed, offline=True)
     settings = PlanSettings(cluster_name="cactus-bench", zone="us-west-2a", key_pair_name="bench-key",
                             output="s3://bench-bucket/600.hal",
                             on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})

@@ -2,8 +2,12 @@
 step (preprocess, blast, align, halAppend) are still in the job store, ready to run or completely failed.
 Cactus v3.2.1 names the job functions below."""
 
-STEP_FUNCTIONS = {"preprocess": "toil_call_preprocess", "blast": "toil_call_blast", "align": "toil_call_align",
-                  "halAppend": "toil_call_hal_append_subtrees"}
+STEP_FUNCTIONS = {
+    "preprocess": "toil_call_preprocess",
+    "blast": "toil_call_blast",
+    "align": "toil_call_align",
+    "halAppend": "toil_call_hal_append_subtrees",
+}
 
 
 def cactus_step_jobs(lines):
@@ -12,15 +16,18 @@ def cactus_step_jobs(lines):
     for line in lines or []:
         if not line.startswith("JOB:"):
             continue
-        name = line[len("JOB:"):].split("\t", 1)[0]
+        name = line[len("JOB:") :].split("\t", 1)[0]
         for step, function in STEP_FUNCTIONS.items():
             if f"'{function}'" in name:
                 counts = steps.setdefault(step, {"jobs": 0, "ready": 0, "failed": 0})
                 counts["jobs"] += 1
                 counts["ready"] += "READY_TO_RUN" in line
                 counts["failed"] += "COMPLETELY_FAILED" in line
-    text = ", ".join(f"{step} {c['jobs']} ({c['ready']} ready{', %d failed' % c['failed'] if c['failed'] else ''})"
-                     for step, c in steps.items() if c["jobs"])
+    parts = []
+    for step, c in steps.items():
+        failed = f", {c['failed']} failed" if c["failed"] else ""
+        parts.append(f"{step} {c['jobs']} ({c['ready']} ready{failed})")
+    text = ", ".join(parts)
     return {"steps": steps, "text": text}
 
 

@@ -30,21 +30,42 @@ VARIABLE = "cactus_workflow"
 # cactus-prepare-toil's own options in Toil mode (main(toil_mode=True) adds them to Toil's parser):
 # {option: (nargs, choices)}. nargs as argparse: None = one value, 0 = a flag, "?" = an optional one.
 PREPARE_TOIL_OPTIONS = {
-    "--latest": (0, None), "--containerImage": (None, None),
+    "--latest": (0, None),
+    "--containerImage": (None, None),
     "--binariesMode": (None, ("docker", "local", "singularity")),
-    "--outDir": (None, None), "--outSeqFile": (None, None), "--outHal": (None, None),
-    "--chromInfo": (None, None), "--configFile": (None, None), "--preprocessBatchSize": (None, None),
-    "--halAppendBatchSize": (None, None), "--halOptions": (None, None), "--cactusOptions": (None, None),
-    "--preprocessOnly": (0, None), "--maskMode": (None, ("red", "fastan", "lastz", "none", "default")),
-    "--remask": (0, None), "--branchScale": (None, None), "--dockerImage": (None, None),
-    "--gpu": ("?", None), "--lastzCores": (None, None), "--fastga": (0, None), "--gpuType": (None, None),
-    "--nvidiaDriver": (None, None), "--gpuZone": (None, None), "--zone": (None, None),
+    "--outDir": (None, None),
+    "--outSeqFile": (None, None),
+    "--outHal": (None, None),
+    "--chromInfo": (None, None),
+    "--configFile": (None, None),
+    "--preprocessBatchSize": (None, None),
+    "--halAppendBatchSize": (None, None),
+    "--halOptions": (None, None),
+    "--cactusOptions": (None, None),
+    "--preprocessOnly": (0, None),
+    "--maskMode": (None, ("red", "fastan", "lastz", "none", "default")),
+    "--remask": (0, None),
+    "--branchScale": (None, None),
+    "--dockerImage": (None, None),
+    "--gpu": ("?", None),
+    "--lastzCores": (None, None),
+    "--fastga": (0, None),
+    "--gpuType": (None, None),
+    "--nvidiaDriver": (None, None),
+    "--gpuZone": (None, None),
+    "--zone": (None, None),
     "--hdf5Codec": (None, ("deflate", "lz4", "zstd", "none")),
-    **{f"--{step}{what}": (None, None) for step in ("preprocess", "blast", "align")
-       for what in ("Cores", "Memory", "Disk")},
+    **{
+        f"--{step}{what}": (None, None)
+        for step in ("preprocess", "blast", "align")
+        for what in ("Cores", "Memory", "Disk")
+    },
     "--halAppendDisk": (None, None),
-    **{f"--{step}{what}": (None, None) for step in ("preprocess", "blast", "align", "halAppend")
-       for what in ("Preemptible", "Retries")},
+    **{
+        f"--{step}{what}": (None, None)
+        for step in ("preprocess", "blast", "align", "halAppend")
+        for what in ("Preemptible", "Retries")
+    },
 }
 # The Cactus options (beside Toil's, which all of them take) of the commands each job runs with the
 # --cactusOptions string: read off v3.2.1's parsers of cactus-preprocess (cactus_preprocessor.py),
@@ -55,17 +76,25 @@ NESTED_STEPS = "cactus-preprocess, cactus-blast, cactus-align and cactus-hal2fas
 
 # What the plan writes on the cactus-prepare-toil command (the variable to set instead).
 PLANNED = {
-    "--batchSystem": "toil_cluster_type", "--provisioner": "toil_cluster_type",
-    "--binariesMode": "toil_cluster_type", "--outHal": "cactus_output",
-    "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
+    "--batchSystem": "toil_cluster_type",
+    "--provisioner": "toil_cluster_type",
+    "--binariesMode": "toil_cluster_type",
+    "--outHal": "cactus_output",
+    "--logFile": "the plan's log_file",
+    "--restart": "the plan's cactus_restart_argv",
     "--cactusOptions": EXTRA + " (the plan routes each option)",
     "--defaultPreemptible": "toil_node_types (a ':bid' makes it)",
     "--defaultPreemptable": "toil_node_types (a ':bid' makes it)",
     "--retryCount": "the plan's retry count",
     "--halAppendDisk": "toil_node_types (the plan sizes every step)",
-    **{f"--{step}{what}": "toil_node_types (the plan sizes every step)"
-       for step in ("preprocess", "blast", "align") for what in ("Cores", "Memory", "Disk")},
-    "--nodeTypes": "toil_node_types", "--minNodes": "toil_min_nodes", "--maxNodes": "toil_max_nodes",
+    **{
+        f"--{step}{what}": "toil_node_types (the plan sizes every step)"
+        for step in ("preprocess", "blast", "align")
+        for what in ("Cores", "Memory", "Disk")
+    },
+    "--nodeTypes": "toil_node_types",
+    "--minNodes": "toil_min_nodes",
+    "--maxNodes": "toil_max_nodes",
     "--nodeStorage": "toil_node_storage",
 }
 # Options v3.2.1's cactus-prepare-toil accepts but stops on (or ignores) in Toil mode.
@@ -84,22 +113,34 @@ def resolve_workflow(requested, cluster_type=None, host_batch_system=None):
         raise CactusError(VARIABLE, f"{requested!r} is not a workflow", f"use one of: {', '.join(WORKFLOWS)}")
     if host_batch_system is not None:
         if requested == "prepare_toil":
-            raise CactusError(VARIABLE, "prepare_toil on an inventory host is not supported by this project yet "
-                              "(it runs each step on one node of a cluster)",
-                              "use progressive (or auto) on a host, or a Kubernetes cluster on AWS")
-        return "progressive", ("chosen" if requested == "progressive" else
-                               "auto: a host runs cactus itself (Cactus's advice for one machine and Slurm)")
+            raise CactusError(
+                VARIABLE,
+                "prepare_toil on an inventory host is not supported by this project yet "
+                "(it runs each step on one node of a cluster)",
+                "use progressive (or auto) on a host, or a Kubernetes cluster on AWS",
+            )
+        return "progressive", (
+            "chosen"
+            if requested == "progressive"
+            else "auto: a host runs cactus itself (Cactus's advice for one machine and Slurm)"
+        )
     if requested == "prepare_toil" and cluster_type == "mesos":
-        raise CactusError(VARIABLE, "prepare_toil on a Mesos cluster: this project sizes its steps for "
-                          "Kubernetes nodes (Cactus's docs pair cactus-prepare-toil with Kubernetes)",
-                          "use auto or progressive with toil_cluster_type=mesos, or toil_cluster_type=kubernetes")
+        raise CactusError(
+            VARIABLE,
+            "prepare_toil on a Mesos cluster: this project sizes its steps for "
+            "Kubernetes nodes (Cactus's docs pair cactus-prepare-toil with Kubernetes)",
+            "use auto or progressive with toil_cluster_type=mesos, or toil_cluster_type=kubernetes",
+        )
     if requested != "auto":
         return requested, "chosen"
     if cluster_type == "kubernetes":
-        return "prepare_toil", ("auto: on Kubernetes Cactus's docs use cactus-prepare-toil (one job per step, "
-                                "each on one node); cactus itself there 'will swamp the cluster'")
-    return "progressive", ("auto: on Mesos Cactus's AWS guide runs cactus itself, "
-                           "autoscaling from the workflow")
+        return "prepare_toil", (
+            "auto: on Kubernetes Cactus's docs use cactus-prepare-toil (one job per step, "
+            "each on one node); cactus itself there 'will swamp the cluster'"
+        )
+    return "progressive", (
+        "auto: on Mesos Cactus's AWS guide runs cactus itself, autoscaling from the workflow"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -125,8 +166,11 @@ def split_options(tokens, table, variable, program):
         token = tokens[index]
         index += 1
         if not token.startswith("-") or token in ("-", "--"):
-            raise CactusError(variable, f"'{token}' is neither an option nor an option's value",
-                              "give options with their values, e.g. ['--maskMode', 'red']")
+            raise CactusError(
+                variable,
+                f"'{token}' is neither an option nor an option's value",
+                "give options with their values, e.g. ['--maskMode', 'red']",
+            )
         name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
         if not token.startswith("--") and len(token) > 2:
             attached = token[2:]
@@ -145,8 +189,11 @@ def split_options(tokens, table, variable, program):
                     break
         for value in values:
             if choices and all(isinstance(c, str) for c in choices) and value not in choices:
-                raise CactusError(variable, f"{option} '{value}' is not one of {', '.join(choices)} ({program})",
-                                  f"use one of: {', '.join(choices)}")
+                raise CactusError(
+                    variable,
+                    f"{option} '{value}' is not one of {', '.join(choices)} ({program})",
+                    f"use one of: {', '.join(choices)}",
+                )
         groups.append((name, option, values))
     return groups
 
@@ -158,11 +205,17 @@ def _find(name, longs, table, variable, program):
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise CactusError(variable, f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
-                          "write the whole option name")
+        raise CactusError(
+            variable,
+            f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
+            "write the whole option name",
+        )
     close = get_close_matches(name, longs, 1, 0.6)
-    raise CactusError(variable, f"'{name}' is not an option of {program}",
-                      f"did you mean {close[0]}?" if close else f"see {program} --help")
+    raise CactusError(
+        variable,
+        f"'{name}' is not an option of {program}",
+        f"did you mean {close[0]}?" if close else f"see {program} --help",
+    )
 
 
 def route_extra_options(extra, cactus_table):
@@ -176,10 +229,15 @@ def route_extra_options(extra, cactus_table):
     table = {**cactus_table, **top}
     top_argv, nested, routes = [], [], []
     for given, option, values in split_options(list(extra), table, EXTRA, "cactus-prepare-toil v3.2.1"):
-        if option in PLANNED or any(p.startswith(given) for p in PLANNED if given.startswith("--")
-                                    and len(given) > 2 and given not in top):
+        if option in PLANNED or any(
+            p.startswith(given)
+            for p in PLANNED
+            if given.startswith("--") and len(given) > 2 and given not in top
+        ):
             fix = PLANNED.get(option, "the plan")
-            raise CactusError(EXTRA, f"'{given}' is set by the plan on cactus-prepare-toil", f"set {fix} instead")
+            raise CactusError(
+                EXTRA, f"'{given}' is set by the plan on cactus-prepare-toil", f"set {fix} instead"
+            )
         if option in REFUSED:
             raise CactusError(EXTRA, f"'{given}' {REFUSED[option]}", "leave it out")
         tokens = [option, *values]
@@ -188,14 +246,22 @@ def route_extra_options(extra, cactus_table):
             routes.append({"option": option, "to": "cactus-prepare-toil"})
         elif option in NESTED_COMMON_OPTIONS:
             if any(" " in v or not v for v in values):
-                raise CactusError(EXTRA, f"a value of '{option}' holds a space or is empty: cactus-prepare-toil "
-                                  "splits --cactusOptions on single spaces", "give a value without spaces")
+                raise CactusError(
+                    EXTRA,
+                    f"a value of '{option}' holds a space or is empty: cactus-prepare-toil "
+                    "splits --cactusOptions on single spaces",
+                    "give a value without spaces",
+                )
             nested += tokens
             routes.append({"option": option, "to": "--cactusOptions"})
         else:
-            raise CactusError(EXTRA, f"'{option}' is an option of cactus, but cactus-prepare-toil does not take "
-                              f"it, and it would pass it (in --cactusOptions) to every step: {NESTED_STEPS}, "
-                              "which do not all take it", "leave it out, or set cactus_workflow=progressive")
+            raise CactusError(
+                EXTRA,
+                f"'{option}' is an option of cactus, but cactus-prepare-toil does not take "
+                f"it, and it would pass it (in --cactusOptions) to every step: {NESTED_STEPS}, "
+                "which do not all take it",
+                "leave it out, or set cactus_workflow=progressive",
+            )
     return top_argv, nested, routes
 
 
@@ -205,16 +271,44 @@ def size_text(size_bytes):
     return f"{size_bytes // gib}Gi" if size_bytes % gib == 0 else str(size_bytes)
 
 
-def prepare_toil_argv(*, jobstore, seqfile, out_hal, batch_system, binaries_mode, steps, preemptible,
-                      retry_count, log_file, extra_top=(), cactus_options=(), restart=False):
+def prepare_toil_argv(
+    *,
+    jobstore,
+    seqfile,
+    out_hal,
+    batch_system,
+    binaries_mode,
+    steps,
+    preemptible,
+    retry_count,
+    log_file,
+    extra_top=(),
+    cactus_options=(),
+    restart=False,
+):
     """The cactus-prepare-toil command for the leader (v3.2.1 main_toil): job store and seqFile
     positional, the HAL with --outHal, each step's request, Toil's retry count and preemptibility."""
-    argv = ["cactus-prepare-toil", jobstore, seqfile, "--outHal", out_hal, "--batchSystem", batch_system,
-            "--binariesMode", binaries_mode]
+    argv = [
+        "cactus-prepare-toil",
+        jobstore,
+        seqfile,
+        "--outHal",
+        out_hal,
+        "--batchSystem",
+        batch_system,
+        "--binariesMode",
+        binaries_mode,
+    ]
     for step in ("preprocess", "blast", "align"):
         request = steps[step]
-        argv += [f"--{step}Cores", str(request["cores"]), f"--{step}Memory", size_text(request["memory"]),
-                 f"--{step}Disk", size_text(request["disk"])]
+        argv += [
+            f"--{step}Cores",
+            str(request["cores"]),
+            f"--{step}Memory",
+            size_text(request["memory"]),
+            f"--{step}Disk",
+            size_text(request["disk"]),
+        ]
     argv += ["--halAppendDisk", size_text(steps["halAppend"]["disk"])]
     # v3.2.1 reads these only for WDL; written so the command says the plan's intent in every mode.
     for step in ("preprocess", "blast", "align", "halAppend"):

@@ -10,7 +10,7 @@
 #
 # Time limits are read with Toil 9.4.1's own parse_slurm_time, the parser of --slurmTime.
 
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import PlanError
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 VARS = {
     "partition": "cactus_slurm_partition",
@@ -38,8 +38,8 @@ def slurm_seconds(text, variable=VARS["time"]):
     try:
         return parse_slurm_time(str(text))
     except (ValueError, IndexError):
-        raise PlanError(variable, f"'{text}' is not a Slurm time limit", "give [DD-]HH:MM:SS, e.g. "
-                        "2-00:00:00 or 12:00:00, or leave it empty for the partition's limit") from None
+        raise CactusError(variable, f"'{text}' is not a Slurm time limit", "give [DD-]HH:MM:SS, e.g. "
+                          "2-00:00:00 or 12:00:00, or leave it empty for the partition's limit") from None
 
 
 def parse_sinfo(text):
@@ -66,44 +66,44 @@ def parse_sinfo(text):
 
 
 def check_slurm(probe, partition=None, time_limit=None):
-    """Judge what the probe saw on the login node. Returns (facts, warnings); raises PlanError.
+    """Judge what the probe saw on the login node. Returns (facts, warnings); raises CactusError.
 
     probe: {"sinfo": {"rc", "out"}, "hostname", "fs_type", "run_dir", "test_only": {"rc", "out"}}.
     facts: the partition used and its limits, for the plan's defaults."""
     sinfo = probe.get("sinfo") or {}
     if sinfo.get("rc") != 0:
-        raise PlanError(VARS["batch_system"], f"'slurm': sinfo failed on the login node "
-                        f"({_last_line(sinfo.get('out'))})", "check that Slurm answers there (sinfo), or "
-                        "aim cactus_target_hosts at a login node of the cluster")
+        raise CactusError(VARS["batch_system"], f"'slurm': sinfo failed on the login node "
+                          f"({_last_line(sinfo.get('out'))})", "check that Slurm answers there (sinfo), or "
+                          "aim cactus_target_hosts at a login node of the cluster")
     partitions = parse_sinfo(sinfo.get("out", ""))
     if partition:
         chosen = partitions.get(partition)
         if chosen is None:
-            raise PlanError(VARS["partition"], f"no partition '{partition}' on this cluster",
-                            f"use one of: {', '.join(sorted(partitions)) or '(none found)'}")
+            raise CactusError(VARS["partition"], f"no partition '{partition}' on this cluster",
+                              f"use one of: {', '.join(sorted(partitions)) or '(none found)'}")
     else:
         chosen = next((p for p in partitions.values() if p["default"]), None)
         if chosen is None:
-            raise PlanError(VARS["partition"], "this cluster has no default partition",
-                            f"name one of: {', '.join(sorted(partitions)) or '(none found)'}")
+            raise CactusError(VARS["partition"], "this cluster has no default partition",
+                              f"name one of: {', '.join(sorted(partitions)) or '(none found)'}")
     name = chosen["name"]
     if not chosen["up"]:
         others = ", ".join(sorted(p for p, v in partitions.items() if v["up"])) or "(none)"
-        raise PlanError(VARS["partition"], f"partition '{name}' is not up (sinfo: down, drained or "
-                        "inactive): its jobs would wait",
-                        f"wait until the admins bring it up, or use another: {others}")
+        raise CactusError(VARS["partition"], f"partition '{name}' is not up (sinfo: down, drained or "
+                          "inactive): its jobs would wait",
+                          f"wait until the admins bring it up, or use another: {others}")
     if time_limit:
         asked = slurm_seconds(time_limit)
         if chosen["seconds"] is not None and asked > chosen["seconds"]:
-            raise PlanError(VARS["time"], f"{time_limit} is above partition '{name}''s limit "
-                            f"{chosen['time_limit']}", f"give at most {chosen['time_limit']}, or a "
-                            "partition with a longer limit (cactus_slurm_partition)")
+            raise CactusError(VARS["time"], f"{time_limit} is above partition '{name}''s limit "
+                              f"{chosen['time_limit']}", f"give at most {chosen['time_limit']}, or a "
+                              "partition with a longer limit (cactus_slurm_partition)")
     test = probe.get("test_only") or {}
     if test.get("rc") != 0:
-        raise PlanError(VARS["partition"], f"Slurm refused a test job in partition '{name}' "
-                        f"(sbatch --test-only: {_last_line(test.get('out'))})",
-                        "fix the partition, the time (cactus_slurm_time) or the extra sbatch arguments "
-                        "(cactus_slurm_args)")
+        raise CactusError(VARS["partition"], f"Slurm refused a test job in partition '{name}' "
+                          f"(sbatch --test-only: {_last_line(test.get('out'))})",
+                          "fix the partition, the time (cactus_slurm_time) or the extra sbatch arguments "
+                          "(cactus_slurm_args)")
     warnings = _filesystem_warnings(probe, chosen)
     facts = {key: chosen[key] for key in ("name", "default", "time_limit", "cpus", "memory_mb")}
     return facts, warnings

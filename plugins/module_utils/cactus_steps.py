@@ -46,19 +46,30 @@ def size_steps(largest_class, genome_count):
     row = "mammal" if largest_class not in STEP_SIZES else largest_class
     steps = {}
     for step, (cores, memory, disk) in STEP_SIZES[row].items():
-        steps[step] = {"cores": cores, "memory": memory * GIB, "disk": disk * GIB,
-                       "why": f"{row}-size genomes"}
+        steps[step] = {
+            "cores": cores,
+            "memory": memory * GIB,
+            "disk": disk * GIB,
+            "why": f"{row}-size genomes",
+        }
     hal_gib = min(HAL_DISK_MAX_GIB, max(HAL_DISK_MIN_GIB, genome_count * HAL_GIB_PER_GENOME[row]))
-    steps["halAppend"] = {"cores": 1, "memory": steps["align"]["memory"], "disk": hal_gib * GIB,
-                          "why": f"the HAL of {genome_count} {row}-size genomes"}
+    steps["halAppend"] = {
+        "cores": 1,
+        "memory": steps["align"]["memory"],
+        "disk": hal_gib * GIB,
+        "why": f"the HAL of {genome_count} {row}-size genomes",
+    }
     return steps
 
 
 def node_room(facts, cluster_type, node_storage_gib):
     """(cores, memory bytes, disk bytes) a job may ask of a node with these facts."""
     memory_headroom = max(MEMORY_HEADROOM_MIN, int(facts["memory"] * MEMORY_HEADROOM_FRACTION))
-    return (facts["vcpus"] - CORE_HEADROOM[cluster_type], facts["memory"] - memory_headroom,
-            (node_storage_gib - DISK_HEADROOM_GIB) * GIB)
+    return (
+        facts["vcpus"] - CORE_HEADROOM[cluster_type],
+        facts["memory"] - memory_headroom,
+        (node_storage_gib - DISK_HEADROOM_GIB) * GIB,
+    )
 
 
 def fits(request, room):
@@ -74,6 +85,7 @@ def place_steps(steps, node_types, facts, cluster_type, node_storage_gib, variab
     """{step: node type spec} for every step: the smallest node type (fewest vCPUs, then least memory)
     whose every instance type holds the step with headroom. `node_types`: [(spec, [instance types])]
     of the node types that may start. Refuses a step no node type holds, naming the variable."""
+
     def room_of(types):
         rooms = [node_room(facts[t], cluster_type, node_storage_gib) for t in types]
         return tuple(min(r[i] for r in rooms) for i in range(3))
@@ -86,22 +98,31 @@ def place_steps(steps, node_types, facts, cluster_type, node_storage_gib, variab
         if holding:
             placement[step] = holding[0]
             continue
-        need = (f"{request['cores']} vCPUs, {request['memory'] / GIB:g} GiB memory and "
-                f"{request['disk'] / GIB:g} GiB disk")
-        no_disk = [spec for spec, types in ranked
-                   if fits(dict(request, disk=0), room_of(types))]
+        need = (
+            f"{request['cores']} vCPUs, {request['memory'] / GIB:g} GiB memory and "
+            f"{request['disk'] / GIB:g} GiB disk"
+        )
+        no_disk = [spec for spec, types in ranked if fits(dict(request, disk=0), room_of(types))]
         if no_disk:
-            raise CactusError(variables["node_storage"], f"the {step} step ({request['why']}) needs {need}; "
-                              f"{node_storage_gib} GB per worker leaves {node_storage_gib - DISK_HEADROOM_GIB} "
-                              f"GiB after the node's own {DISK_HEADROOM_GIB}",
-                              f"raise it to at least {math.ceil(request['disk'] / GIB) + DISK_HEADROOM_GIB}, "
-                              "or leave it unset for the plan's default")
-        largest = ", ".join(f"{spec} ({_room_text(room_of(types))})" for spec, types in ranked) or "none known"
-        raise CactusError(variables["node_types"], f"the {step} step ({request['why']}) needs {need}, and no "
-                          f"node type of the plan holds it with the node's own headroom: {largest}",
-                          f"add a node type with at least {request['cores'] + CORE_HEADROOM[cluster_type]} "
-                          f"vCPUs and {math.ceil(request['memory'] / GIB / (1 - MEMORY_HEADROOM_FRACTION))} GiB "
-                          "memory, e.g. r5.24xlarge")
+            raise CactusError(
+                variables["node_storage"],
+                f"the {step} step ({request['why']}) needs {need}; "
+                f"{node_storage_gib} GB per worker leaves {node_storage_gib - DISK_HEADROOM_GIB} "
+                f"GiB after the node's own {DISK_HEADROOM_GIB}",
+                f"raise it to at least {math.ceil(request['disk'] / GIB) + DISK_HEADROOM_GIB}, "
+                "or leave it unset for the plan's default",
+            )
+        largest = (
+            ", ".join(f"{spec} ({_room_text(room_of(types))})" for spec, types in ranked) or "none known"
+        )
+        raise CactusError(
+            variables["node_types"],
+            f"the {step} step ({request['why']}) needs {need}, and no "
+            f"node type of the plan holds it with the node's own headroom: {largest}",
+            f"add a node type with at least {request['cores'] + CORE_HEADROOM[cluster_type]} "
+            f"vCPUs and {math.ceil(request['memory'] / GIB / (1 - MEMORY_HEADROOM_FRACTION))} GiB "
+            "memory, e.g. r5.24xlarge",
+        )
     return placement
 
 
@@ -119,5 +140,6 @@ def step_concurrency(genome_count):
 def node_maxima(node_specs, placement, genome_count):
     """Max nodes per node type: the most jobs placed on it that run at once (one job per node)."""
     concurrency = step_concurrency(genome_count)
-    return [max([concurrency[s] for s, spec in placement.items() if spec == node] or [0])
-            for node in node_specs]
+    return [
+        max([concurrency[s] for s, spec in placement.items() if spec == node] or [0]) for node in node_specs
+    ]

@@ -61,7 +61,13 @@ def toil_table_facts(types):
         known = E2Instances.get(name)
         if known is None:
             continue
-        facts[name] = {"vcpus": known.cores, "memory": int(known.memory * GIB), "gpus": 0, "gpu_memory": 0,
-                       "gpu_name": None, "architectures": [getattr(known, "architecture", "amd64")],
-                       "source": "Toil's instance table"}
+        facts[name] = {
+            "vcpus": known.cores,
+            "memory": int(known.memory * GIB),
+            "gpus": 0,
+            "gpu_memory": 0,
+            "gpu_name": None,
+            "architectures": [getattr(known, "architecture", "amd64")],
+            "source": "Toil's instance table",
+        }
     return facts

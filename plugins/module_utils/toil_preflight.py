@@ -3,7 +3,8 @@
 # The module plugins/modules/toil_preflight.py asks AWS and ssh-agent; the answers come here to be
 # judged. Nothing here does I/O, so every rule has a unit test (tests/unit/test_toil_preflight.py).
 # Names, zones, job store names and the cluster-name hazard are Toil's rules (module_utils/toil_rules.py),
-# node types the planner's (module_utils/cactus_plan.py): they are called from here, not repeated.
+# node types the planner's (module_utils/cactus_sizing.py, cactus_governed.py): they are called from
+# here, not repeated.
 #
 # Every failure names the user variable and the fix, in the planner's shape:
 #   "<variable>: <problem>. Fix: <fix>"
@@ -17,17 +18,19 @@ import re
 import socket
 import struct
 
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
-    GB,
-    check_instance_profile,
-    check_jobstore_name,
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import check_instance_profile
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths import (
     check_staging_url,
-    default_leader_storage,
     output_kind,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import (
+    GB,
+    default_leader_storage,
     parse_node_type,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
     CactusError,
+    check_jobstore_name,
     check_cluster_name,
     check_region_known,
     cluster_of_role,
@@ -516,7 +519,7 @@ def check_leader_storage(genomes, leader_storage, output_kind_value):
 
 
 # ---- Governed accounts: subnet, addressing, security groups, instance profile, images ------------
-# The rules of what launch-cluster 9.4.1 does with them are the planner's (cactus_plan: "Governed
+# The rules of what launch-cluster 9.4.1 does with them are the planner's (cactus_governed: "Governed
 # AWS accounts"); here the answers of AWS are judged. Toil's own behaviour that matters:
 # - AWSProvisioner.__init__ looks up the zone's DEFAULT subnet (_get_default_subnet) even when
 #   --vpcSubnet is given, and raises without one: launch-cluster and destroy-cluster both need it.

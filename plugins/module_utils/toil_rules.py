@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import VARS
+
 IAM_ROLE_NAME_MAX = 64
 IAM_ROLE_SUFFIX = "_toil"
 CLUSTER_NAME_MAX = IAM_ROLE_NAME_MAX - len(IAM_ROLE_SUFFIX)  # 59
@@ -152,3 +154,34 @@ def appliance_exec_argv(container=APPLIANCE_CONTAINER, docker_command="docker", 
     if user:
         argv += ["-u", user]
     return argv + [container]
+
+
+# ---- Names checked by Toil's own parser ---------------------------------------------------------
+
+def _toil_check_jobstore(locator_tail):
+    from toil.jobStores.aws.jobStore import parse_jobstore_identifier
+
+    return parse_jobstore_identifier(locator_tail)
+
+
+def check_jobstore_name(name, region):
+    """Return the job store locator aws:<region>:<name>, checked by Toil's parse_jobstore_identifier."""
+    variable = VARS["jobstore_name"]
+    if not isinstance(name, str) or ":" in name:
+        raise CactusError(variable, f"{name!r} is not a plain job store name",
+                          "give the name only; the plan adds aws:<region>:")
+    try:
+        _toil_check_jobstore(f"{region}:{name}")
+    except ValueError as error:
+        raise CactusError(variable, f"Toil refuses '{name}': {error}", "use 3-56 lowercase letters, "
+                          "digits and single hyphens, not at either end") from None
+    return jobstore_locator(region, name)
+
+
+def check_cluster_name_hazards(name, existing):
+    for other in existing or ():
+        if names_conflict(name, other):
+            raise CactusError(VARS["cluster_name"], f"'{name}' and the existing cluster '{other}' are "
+                              "hyphen-prefixes of each other: destroy-cluster on one deletes the "
+                              "other's IAM role", "pick a name that neither starts with the other's "
+                              "name plus '-' nor is such a prefix of it")

@@ -62,17 +62,24 @@ from ansible_collections.genomics.cactus.plugins.module_utils.s3_etag import ver
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(path=dict(type="path", required=True),
-                                              etag=dict(type="str", required=True),
-                                              size=dict(type="int", required=True),
-                                              source=dict(type="str", default="")),
-                           supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            etag=dict(type="str", required=True),
+            size=dict(type="int", required=True),
+            source=dict(type="str", default=""),
+        ),
+        supports_check_mode=True,
+    )
     params = module.params
     result = verify(params["path"], params["etag"], params["size"])
     if not result["matches"]:
-        module.fail_json(msg=f"{params['path']} (size {result['size']}, ETag {result['etag']}) does not match "
-                         f"{params['source'] or 'the S3 object'} (size {params['size']}, ETag {params['etag']}): "
-                         "remove the local copy and run --tags fetch again", **result)
+        module.fail_json(
+            msg=f"{params['path']} (size {result['size']}, ETag {result['etag']}) does not match "
+            f"{params['source'] or 'the S3 object'} (size {params['size']}, ETag {params['etag']}): "
+            "remove the local copy and run --tags fetch again",
+            **result,
+        )
     module.exit_json(changed=False, sha256=result["sha256"], etag=result["etag"], size=result["size"])
 
 

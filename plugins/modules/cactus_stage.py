@@ -145,7 +145,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
     changes, fingerprints, verdict)
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import check_staging_url
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths import check_staging_url
 
 CHUNK = 4 * 1024 * 1024
 

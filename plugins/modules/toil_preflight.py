@@ -13,14 +13,15 @@ description:
     playbook variable to change. Each group's findings are returned under its name."
   - Never creates, changes or deletes anything, so it runs in check mode too.
   - Names, zones, job store names, node type grammar and the cluster-name hazard rule are the
-    planner's (module_utils C(cactus_plan)); this module asks AWS and ssh-agent and applies them.
+    planner's (module_utils C(toil_rules), C(cactus_sizing), C(cactus_governed)); this module asks
+    AWS and ssh-agent and applies them.
   - C(names) needs no AWS access; C(agent) needs C(ssh-add); the others ask AWS with boto3
     (which honours C(AWS_ENDPOINT_URL), C(AWS_PROFILE) and the other usual settings).
 version_added: "1.0.0"
 author: cactus-aws maintainers (@cactus-aws)
 requirements:
   - boto3
-  - toil[aws]==9.4.1 (through module_utils cactus_plan)
+  - toil[aws]==9.4.1 (through module_utils cactus_sizing)
 options:
   check:
     description:
@@ -285,12 +286,12 @@ except ImportError:  # AnsibleAWSModule reports it
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import (
     appliance_image_lookup,
     check_instance_profile,
-    instance_architecture,
     toil_commit,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import instance_architecture
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm import check_slurm
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (

@@ -40,7 +40,8 @@ def reference_hal(cloud, release, tmp_path_factory):
     # size and ETag; every step asked Toil for what the plan sized (the stand-in records the requests).
     plan = project.plan()
     assert plan["workflow"] == "prepare_toil" and project.record()["argv"][0].endswith("/cactus-prepare-toil")
-    assert fetched["source"] == plan["hal"]["url"] == "s3://e2e-ref-jobstore--hal/aligned.hal" and fetched["etag"]
+    assert fetched["source"] == plan["hal"]["url"] == "s3://e2e-ref-jobstore--hal/aligned.hal"
+    assert fetched["etag"] and int(fetched["size"]) == len(hal)
     for step, request in plan["steps"].items():
         asked = f"step\t{step}\t"
         lines = [line for line in hal.decode().splitlines() if line.startswith(asked)]
@@ -196,6 +197,9 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         _kill_alignment(cloud)
         status = project.play("--tags", "status")
         assert "state: interrupted" in status.stdout
+        # cactus-prepare-toil's steps, from toil status: the jobs each step has left.
+        said = status.stdout
+        assert "steps (jobs left): " in said and "halAppend 1" in said and "align " in said, said[-3000:]
 
         # A plain re-run must not start over on the existing job store: it points to restart.
         refused = project.play("--tags", "align", check=False)

@@ -5,15 +5,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import (
+    check_extra_option_names,
+    check_extra_options,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import (
     CACTUS_OPTIONS,
     CACTUS_POSITIONALS,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
-    PlanError,
-    check_extra_option_names,
-    check_extra_options,
-)
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 STANDIN_SRC = Path(__file__).resolve().parents[2] / "tests" / "standin" / "cactus" / "src"
 
@@ -60,7 +60,7 @@ def test_known_options_pass(extra):
     (["-z"], "'-z' is not an option of cactus v3.2.1"),
 ])
 def test_unknown_or_ambiguous_options_fail_naming_the_variable(extra, fragment):
-    with pytest.raises(PlanError) as caught:
+    with pytest.raises(CactusError) as caught:
         check_extra_options(extra, 4)
     assert str(caught.value).startswith("cactus_extra_options: ")
     assert fragment in str(caught.value)

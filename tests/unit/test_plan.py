@@ -23,32 +23,37 @@ import zlib
 from pathlib import Path
 
 import pytest
+from ansible_collections.genomics.cactus.plugins.module_utils import cactus_measure
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import NO_CLUSTER_FIX
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import check_run_tag
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths import output_kind
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (
-    BIRD_MAX_BYTES,
-    CLUSTER_BATCH_SYSTEMS,
-    NEMATODE_MAX_BYTES,
-    NO_CLUSTER_FIX,
-    NO_TARGET_HOST_FIX,
-    SMALL_MAX_BYTES,
     PlanError,
     PlanSettings,
     build_plan,
-    check_cluster_name,
-    check_jobstore_name,
-    check_run_tag,
-    cost_ceiling,
-    names_conflict,
-    node_counts,
-    output_kind,
-    parse_node_type,
     region_of,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile_text
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import (
+    CLUSTER_BATCH_SYSTEMS,
+    NO_TARGET_HOST_FIX,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import (
+    BIRD_MAX_BYTES,
+    NEMATODE_MAX_BYTES,
+    SMALL_MAX_BYTES,
+    cost_ceiling,
+    node_counts,
+    parse_node_type,
     seed_node_counts,
     single_machine_recommended,
     size_class,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile_text
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
     CLUSTER_NAME_MAX,
+    check_cluster_name,
+    check_jobstore_name,
+    names_conflict,
     toil_claims,
     toil_role_name,
 )
@@ -1058,7 +1063,7 @@ def test_host_plan_keeps_the_seqfile_warnings():
     assert plan["warnings"] == list(seqfile.warnings) and plan["warnings"]
 
 
-# ---- The module: genome measurement ---------------------------------------------------------------
+# ---- Genome measurement (module_utils/cactus_measure.py) ---------------------------------------
 
 def bgzf(data):
     """One BGZF block holding `data`, then the BGZF end-of-file block (SAM/BAM specification)."""
@@ -1075,29 +1080,29 @@ def local_genome(text_path, written):
     return parse_seqfile_text(f"(a,b);\na {written}\nb b.fa\n", str(text_path)).genomes[0]
 
 
-def test_measure_plain_fasta(tmp_path, plan_module, write_fasta):
+def test_measure_plain_fasta(tmp_path, write_fasta):
     write_fasta(str(tmp_path / "a.fa"), size=1000)
-    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa"))
+    measured = cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "a.fa"))
     assert measured["size"] == measured["size_on_disk"] == 1000 and measured["method"] == "file size"
 
 
-def test_measure_gzip_uses_isize(tmp_path, plan_module):
+def test_measure_gzip_uses_isize(tmp_path):
     data = b">a\n" + b"ACGT" * 5000
     (tmp_path / "a.fa.gz").write_bytes(gzip.compress(data))
-    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
+    measured = cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
     assert measured["size"] == len(data) and measured["method"] == "gzip ISIZE"
     assert measured["size_on_disk"] == (tmp_path / "a.fa.gz").stat().st_size
 
 
-def test_measure_bgzf_uses_the_ratio(tmp_path, plan_module):
+def test_measure_bgzf_uses_the_ratio(tmp_path):
     (tmp_path / "a.fa.gz").write_bytes(bgzf(b">a\n" + b"ACGT" * 1000))
-    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
+    measured = cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "a.fa.gz"))
     disk = (tmp_path / "a.fa.gz").stat().st_size
-    assert measured["size"] == int(disk * plan_module.GZIP_DNA_RATIO)
+    assert measured["size"] == int(disk * cactus_measure.GZIP_DNA_RATIO)
     assert "BGZF" in measured["method"]
 
 
-def test_gzip_isize_wrap_is_corrected(tmp_path, plan_module):
+def test_gzip_isize_wrap_is_corrected(tmp_path):
     # A sparse 1.3 GB "gzip" whose true size is ~4.4 GB: ISIZE holds it modulo 2^32.
     path = tmp_path / "big.fa.gz"
     disk, true_size = 1_300_000_000, 4_420_000_000
@@ -1106,14 +1111,14 @@ def test_gzip_isize_wrap_is_corrected(tmp_path, plan_module):
         handle.seek(disk - 4)
         handle.write(struct.pack("<I", true_size % 2**32))
     head = b"\x1f\x8b\x08\x00" + b"\x00" * 14
-    size, method = plan_module.gzip_uncompressed_size(str(path), head, disk)
+    size, method = cactus_measure.gzip_uncompressed_size(str(path), head, disk)
     assert (size, method) == (true_size, "gzip ISIZE")
 
 
-def test_measure_directory_of_fasta(tmp_path, plan_module, write_fasta):
+def test_measure_directory_of_fasta(tmp_path, write_fasta):
     write_fasta(str(tmp_path / "g" / "chr1.fa"), size=300)
     write_fasta(str(tmp_path / "g" / "chr2.fa"), size=200)
-    measured = plan_module.measure_local(local_genome(tmp_path / "seq.txt", "g"))
+    measured = cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "g"))
     assert measured["size"] == 500 and measured["method"] == "directory of 2 files"
 
 
@@ -1128,7 +1133,7 @@ def test_measure_directory_of_fasta(tmp_path, plan_module, write_fasta):
     ("dir mixing gzip and plain", "mixes gzipped and plain"),
     ("fifo", "not a regular file"),
 ])
-def test_measure_local_errors(tmp_path, plan_module, write_fasta, setup, fragment):
+def test_measure_local_errors(tmp_path, write_fasta, setup, fragment):
     target = tmp_path / "x"
     if setup == "not fasta":
         target.write_text("ACGT\n")
@@ -1147,8 +1152,8 @@ def test_measure_local_errors(tmp_path, plan_module, write_fasta, setup, fragmen
             (target / "b.fa.gz").write_bytes(gzip.compress(b">b\nAC\n"))
     elif setup == "fifo":
         os.mkfifo(target)
-    with pytest.raises(plan_module.MeasureError) as caught:
-        plan_module.measure_local(local_genome(tmp_path / "seq.txt", "x"))
+    with pytest.raises(cactus_measure.MeasureError) as caught:
+        cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "x"))
     assert fragment in str(caught.value)
     assert str(caught.value).startswith("line 2: genome 'a' (x): ") and "Fix: " in str(caught.value)
 
@@ -1198,7 +1203,7 @@ def web(tmp_path, monkeypatch):
     ("a.fa.gz", "/a.fa.gz", ("size", int(1000 * 3.4))),
     ("a.fa", "/nohead/a.fa", ("size", 1000)),
 ])
-def test_measure_http(web, plan_module, write_fasta, name, path, expect):
+def test_measure_http(web, write_fasta, name, path, expect):
     root, base = web
     if name.endswith(".gz"):
         (root / name).write_bytes(b"x" * 1000)
@@ -1206,17 +1211,17 @@ def test_measure_http(web, plan_module, write_fasta, name, path, expect):
         write_fasta(str(root / name), size=1000)
     genome = local_genome("/d/seq.txt", base + path)
     assert genome.kind == "http"
-    measured = plan_module.measure_http(genome, timeout=5)
+    measured = cactus_measure.measure_http(genome, timeout=5)
     assert measured[expect[0]] == expect[1]
     assert measured["size_on_disk"] == 1000
     # With the size, it fingerprints the URL in the run record (the ranged GET here sends none).
     assert bool(measured["last_modified"]) == (not path.startswith("/nohead/"))
 
 
-def test_measure_http_missing_is_an_error(web, plan_module):
+def test_measure_http_missing_is_an_error(web):
     _, base = web
-    with pytest.raises(plan_module.MeasureError, match="cannot reach the URL.*Fix: .*offline=true"):
-        plan_module.measure_http(local_genome("/d/seq.txt", base + "/missing.fa"), timeout=5)
+    with pytest.raises(cactus_measure.MeasureError, match="cannot reach the URL.*Fix: .*offline=true"):
+        cactus_measure.measure_http(local_genome("/d/seq.txt", base + "/missing.fa"), timeout=5)
 
 
 @pytest.fixture
@@ -1238,35 +1243,35 @@ def fake_aws(monkeypatch):
         yield s3
 
 
-def test_measure_s3(fake_aws, plan_module):
-    plain = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
+def test_measure_s3(fake_aws):
+    plain = cactus_measure.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
     assert plain["size"] == 403 and plain["method"] == "S3 length"
     assert plain["etag"] and plain["last_modified"]
-    zipped = plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/b.fa.gz"), "us-west-2")
+    zipped = cactus_measure.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/b.fa.gz"), "us-west-2")
     assert zipped["size"] == 340 and zipped["size_on_disk"] == 100
 
 
-def test_measure_s3_missing_is_an_error(fake_aws, plan_module):
-    with pytest.raises(plan_module.MeasureError, match="S3 says"):
-        plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/nope.fa"), "us-west-2")
+def test_measure_s3_missing_is_an_error(fake_aws):
+    with pytest.raises(cactus_measure.MeasureError, match="S3 says"):
+        cactus_measure.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/nope.fa"), "us-west-2")
 
 
-def test_measure_genomes_offline_and_given_sizes(tmp_path, plan_module, write_fasta):
+def test_measure_genomes_offline_and_given_sizes(tmp_path, write_fasta):
     write_fasta(str(tmp_path / "a.fa"), size=100)
     text = "((a,b),(c,d));\na a.fa\nb https://h/b.fa\nc s3://bkt/c.fa\nd ftp://h/d.fa\n"
     seqfile = parse_seqfile_text(text, str(tmp_path / "seq.txt"))
-    measured = plan_module.measure_genomes(seqfile, offline=True, known_sizes={"c": 5 * GB})
+    measured = cactus_measure.measure_genomes(seqfile, offline=True, known_sizes={"c": 5 * GB})
     assert measured["a"]["size"] == 100
     assert measured["b"] == {"size": None, "size_on_disk": None, "method": "offline"}
     assert measured["c"]["size"] == 5 * GB and measured["c"]["method"] == "given"
     assert measured["d"]["size"] is None
-    given_local = plan_module.measure_genomes(seqfile, offline=True, known_sizes={"a": "3000000000"})
+    given_local = cactus_measure.measure_genomes(seqfile, offline=True, known_sizes={"a": "3000000000"})
     assert given_local["a"] == {"size": 3 * GB, "size_on_disk": 100, "method": "given", "gzip": False}
-    with pytest.raises(plan_module.MeasureError, match="genome_sizes gives 'big'"):
-        plan_module.measure_genomes(seqfile, offline=True, known_sizes={"b": "big"})
+    with pytest.raises(cactus_measure.MeasureError, match="genome_sizes gives 'big'"):
+        cactus_measure.measure_genomes(seqfile, offline=True, known_sizes={"b": "big"})
     os.remove(tmp_path / "a.fa")
-    with pytest.raises(plan_module.MeasureError, match="does not exist"):
-        plan_module.measure_genomes(seqfile, offline=True, known_sizes={"a": 5})
+    with pytest.raises(cactus_measure.MeasureError, match="does not exist"):
+        cactus_measure.measure_genomes(seqfile, offline=True, known_sizes={"a": 5})
 
 
 @pytest.fixture
@@ -1283,16 +1288,16 @@ def no_aws_client(monkeypatch):
     monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
 
 
-def test_the_no_aws_client_fixture_bites(no_aws_client, plan_module):
+def test_the_no_aws_client_fixture_bites(no_aws_client):
     with pytest.raises(AssertionError, match="an AWS client was made"):
-        plan_module.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
+        cactus_measure.measure_s3(local_genome("/d/seq.txt", "s3://genomes/birds/a.fa"), "us-west-2")
 
 
-def test_host_run_does_not_measure_s3_genomes(tmp_path, plan_module, write_fasta, no_aws_client):
+def test_host_run_does_not_measure_s3_genomes(tmp_path, write_fasta, no_aws_client):
     write_fasta(str(tmp_path / "a.fa"), size=100)
     text = "((a,b),(c,d));\na a.fa\nb s3://bkt/b.fa\nc s3://bkt/c.fa\nd ftp://h/d.fa\n"
     seqfile = parse_seqfile_text(text, str(tmp_path / "seq.txt"))
-    measured = plan_module.measure_genomes(seqfile, host_run=True, known_sizes={"c": 5 * GB})
+    measured = cactus_measure.measure_genomes(seqfile, host_run=True, known_sizes={"c": 5 * GB})
     assert measured["a"]["size"] == 100
     assert measured["b"] == {"size": None, "size_on_disk": None,
                              "method": "not measured on a host run (no AWS call)"}
@@ -1300,14 +1305,14 @@ def test_host_run_does_not_measure_s3_genomes(tmp_path, plan_module, write_fasta
     assert measured["d"]["size"] is None
 
 
-def test_host_run_still_measures_http_genomes(web, plan_module, write_fasta, no_aws_client):
+def test_host_run_still_measures_http_genomes(web, write_fasta, no_aws_client):
     root, base = web
     write_fasta(str(root / "b.fa"), size=1000)
     seqfile = parse_seqfile_text(f"(a,b);\na s3://bkt/a.fa\nb {base}/b.fa\n", "/d/seq.txt")
-    measured = plan_module.measure_genomes(seqfile, host_run=True, timeout=5)
+    measured = cactus_measure.measure_genomes(seqfile, host_run=True, timeout=5)
     assert measured["b"]["size"] == 1000 and measured["b"]["method"] == "HTTP length"
     assert measured["a"]["size"] is None
-    offline = plan_module.measure_genomes(seqfile, host_run=True, offline=True)
+    offline = cactus_measure.measure_genomes(seqfile, host_run=True, offline=True)
     assert offline["b"]["method"] == "offline"
 
 
@@ -1485,7 +1490,7 @@ def test_module_documentation_matches_its_arguments(plan_module):
 
 # ---- Governed accounts ------------------------------------------------------------------------------
 
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import (  # noqa: E402 - grouped with its tests
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import (  # noqa: E402 - grouped with its tests
     appliance_image_lookup,
     check_instance_profile,
     check_tag,
@@ -1704,23 +1709,23 @@ def test_s3_output_keys_toil_would_cut_are_refused(output):
         output_kind(output)
 
 
-def test_files_of_a_directory_genome_must_have_shell_safe_names(tmp_path, plan_module, write_fasta):
+def test_files_of_a_directory_genome_must_have_shell_safe_names(tmp_path, write_fasta):
     write_fasta(str(tmp_path / "g" / "chr1.fa"), size=300)
     write_fasta(str(tmp_path / "g" / "chr 2;x.fa"), size=200)
-    with pytest.raises(plan_module.MeasureError, match="file name 'chr 2;x.fa' in directory .* shell"):
-        plan_module.measure_local(local_genome(tmp_path / "seq.txt", "g"))
+    with pytest.raises(cactus_measure.MeasureError, match="file name 'chr 2;x.fa' in directory .* shell"):
+        cactus_measure.measure_local(local_genome(tmp_path / "seq.txt", "g"))
 
 
-def test_local_output_must_be_a_writable_file_path(tmp_path, plan_module):
+def test_local_output_must_be_a_writable_file_path(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "afile").write_text("x")
-    plan_module.check_local_output(str(tmp_path / "results" / "new" / "out.hal"))  # fetch makes "new"
+    cactus_measure.check_local_output(str(tmp_path / "results" / "new" / "out.hal"))  # fetch makes "new"
     with pytest.raises(PlanError, match="^cactus_output: .* is a directory.*Fix: give the file to write"):
-        plan_module.check_local_output(str(tmp_path / "results"))
+        cactus_measure.check_local_output(str(tmp_path / "results"))
     with pytest.raises(PlanError, match="^cactus_output: .*afile' is not a directory"):
-        plan_module.check_local_output(str(tmp_path / "afile" / "out.hal"))
+        cactus_measure.check_local_output(str(tmp_path / "afile" / "out.hal"))
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     if not os.access(locked, os.W_OK):  # root may write anywhere
         with pytest.raises(PlanError, match="^cactus_output: directory .*locked' cannot be written"):
-            plan_module.check_local_output(str(locked / "out.hal"))
+            cactus_measure.check_local_output(str(locked / "out.hal"))

@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import cactus_option_table
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import PlanError
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toil import (
     NESTED_COMMON_OPTIONS,
     PREPARE_TOIL_OPTIONS,
     resolve_workflow,
     route_extra_options,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import PlanError, cactus_option_table
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_steps import (
     CORE_HEADROOM,
     GIB,
@@ -48,8 +49,11 @@ def facts():
     from moto import mock_aws
 
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-west-2"}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-west-2",
+        }.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         with mock_aws():
@@ -76,6 +80,7 @@ def check_prepare_toil_argv(argv):
 
 # ---- Instance facts -------------------------------------------------------------------------------
 
+
 def test_facts_come_from_describe_instance_types(facts):
     assert facts["m5.12xlarge"]["vcpus"] == 48 and facts["m5.12xlarge"]["memory"] == 192 * GIB
     assert facts["r5.24xlarge"]["vcpus"] == 96 and facts["r5.24xlarge"]["memory"] == 768 * GIB
@@ -87,26 +92,47 @@ def test_facts_come_from_describe_instance_types(facts):
 
 def test_toils_table_is_the_offline_fallback():
     table = toil_table_facts(["r5.24xlarge", "no.such"])
-    assert table == {"r5.24xlarge": {"vcpus": 96, "memory": 768 * GIB, "gpus": 0, "gpu_memory": 0, "gpu_name": None,
-                                     "architectures": ["amd64"], "source": "Toil's instance table"}}
+    assert table == {
+        "r5.24xlarge": {
+            "vcpus": 96,
+            "memory": 768 * GIB,
+            "gpus": 0,
+            "gpu_memory": 0,
+            "gpu_name": None,
+            "architectures": ["amd64"],
+            "source": "Toil's instance table",
+        }
+    }
 
 
 # ---- Which workflow ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("requested,cluster_type,host,expected", [
-    ("auto", "kubernetes", None, "prepare_toil"), ("auto", "mesos", None, "progressive"),
-    (None, "kubernetes", None, "prepare_toil"), ("progressive", "kubernetes", None, "progressive"),
-    ("prepare_toil", "kubernetes", None, "prepare_toil"), ("auto", None, "single_machine", "progressive"),
-    ("auto", None, "slurm", "progressive"),
-])
+
+@pytest.mark.parametrize(
+    "requested,cluster_type,host,expected",
+    [
+        ("auto", "kubernetes", None, "prepare_toil"),
+        ("auto", "mesos", None, "progressive"),
+        (None, "kubernetes", None, "prepare_toil"),
+        ("progressive", "kubernetes", None, "progressive"),
+        ("prepare_toil", "kubernetes", None, "prepare_toil"),
+        ("auto", None, "single_machine", "progressive"),
+        ("auto", None, "slurm", "progressive"),
+    ],
+)
 def test_auto_picks_prepare_toil_on_kubernetes_only(requested, cluster_type, host, expected):
     workflow, why = resolve_workflow(requested, cluster_type, host)
     assert workflow == expected and why
 
 
-@pytest.mark.parametrize("requested,cluster_type,host", [
-    ("prepare_toil", "mesos", None), ("prepare_toil", None, "slurm"), ("toil", "kubernetes", None),
-])
+@pytest.mark.parametrize(
+    "requested,cluster_type,host",
+    [
+        ("prepare_toil", "mesos", None),
+        ("prepare_toil", None, "slurm"),
+        ("toil", "kubernetes", None),
+    ],
+)
 def test_workflows_that_cannot_run_are_refused_naming_the_variable(requested, cluster_type, host):
     with pytest.raises(PlanError) as caught:
         resolve_workflow(requested, cluster_type, host)
@@ -136,17 +162,24 @@ def test_kubernetes_runs_prepare_toil_with_every_step_fitting_its_node(name, fac
     assert options.batchSystem == "kubernetes" and options.binariesMode == "singularity"
     assert options.retryCount == 5 and options.defaultPreemptible is True
     assert options.logFile == plan["log_file"] and options.provisioner is None
-    assert options.cactusOptions.strip() == "--binariesMode local"  # v3.2.1: the steps run inside the container
+    assert (
+        options.cactusOptions.strip() == "--binariesMode local"
+    )  # v3.2.1: the steps run inside the container
     # What Toil is asked for, job by job, as v3.2.1 builds the jobs (the stand-in's record): the plan's sizes.
     asked = standin_prepare_toil().requests(options)
     for step, (cores, memory, disk) in asked.items():
-        assert (cores, memory, disk) == tuple(plan["steps"][step][k] for k in ("cores", "memory", "disk")), step
+        assert (cores, memory, disk) == tuple(plan["steps"][step][k] for k in ("cores", "memory", "disk")), (
+            step
+        )
 
 
 def test_the_maintainers_mammal_settings_are_the_anchor(facts):
     steps = prepare_plan(SETS["mammal"] * 25, facts)["steps"]  # 100 mammals
     assert (steps["preprocess"]["cores"], steps["preprocess"]["memory"], steps["preprocess"]["disk"]) == (
-        32, 120 * GIB, 375 * GIB)
+        32,
+        120 * GIB,
+        375 * GIB,
+    )
     assert (steps["blast"]["cores"], steps["blast"]["memory"]) == (32, 120 * GIB)
     assert (steps["align"]["cores"], steps["align"]["memory"]) == (64, 416 * GIB)
     assert steps["halAppend"]["disk"] == 3000 * GIB and steps["halAppend"]["node_type"] == "r5.24xlarge"
@@ -158,7 +191,9 @@ def test_smaller_genomes_and_fewer_genomes_ask_for_less():
     for step in ("preprocess", "blast", "align", "halAppend"):
         for key in ("cores", "memory", "disk"):
             assert mammal[step][key] >= bird[step][key] >= nematode[step][key] >= small[step][key]
-    assert bird["align"]["cores"] == 32 and bird["align"]["memory"] == 208 * GIB  # the maintainers' short-branch row
+    assert (
+        bird["align"]["cores"] == 32 and bird["align"]["memory"] == 208 * GIB
+    )  # the maintainers' short-branch row
     assert size_steps("mammal", 4)["halAppend"]["disk"] < size_steps("mammal", 40)["halAppend"]["disk"]
     assert size_steps("unknown", 3) == size_steps("mammal", 3)
 
@@ -193,6 +228,7 @@ def test_offline_plans_say_their_facts_come_from_toils_table():
 
 # ---- Refusals ---------------------------------------------------------------------------------------
 
+
 def test_the_seeds_c4_8xlarge_cannot_hold_a_mammal_blast(facts):
     with pytest.raises(PlanError) as caught:
         prepare_plan([MAMMAL] * 2, facts, node_types=["c4.8xlarge:0.6", "r3.8xlarge"])
@@ -220,26 +256,34 @@ def test_a_node_type_switched_off_holds_no_step(facts):
 
 # ---- cactus_extra_options ---------------------------------------------------------------------------
 
+
 def test_options_prepare_toil_takes_go_on_its_command_line(facts):
-    plan = prepare_plan([BIRD] * 2, facts, extra_options=["--maskMode", "red", "--logDebug", "--targetTime", "1"])
+    plan = prepare_plan(
+        [BIRD] * 2, facts, extra_options=["--maskMode", "red", "--logDebug", "--targetTime", "1"]
+    )
     options = check_prepare_toil_argv(plan["cactus_argv"])
     assert options.maskMode == "red" and options.targetTime == 1
     assert plan["extra_options_routes"] == [
-        {"option": "--maskMode", "to": "cactus-prepare-toil"}, {"option": "--logDebug", "to": "cactus-prepare-toil"},
-        {"option": "--targetTime", "to": "cactus-prepare-toil"}]
+        {"option": "--maskMode", "to": "cactus-prepare-toil"},
+        {"option": "--logDebug", "to": "cactus-prepare-toil"},
+        {"option": "--targetTime", "to": "cactus-prepare-toil"},
+    ]
     assert "--maskMode -> cactus-prepare-toil" in plan["summary"]
 
 
-@pytest.mark.parametrize("extra,fragment", [
-    (["--consCores", "8"], "do not all take it"),  # cactus-align only
-    (["--root", "g0"], "do not all take it"),
-    (["--preprocessCores", "8"], "set by the plan"),
-    (["--binariesMode", "docker"], "set by the plan"),
-    (["--cactusOptions", "--logDebug"], "set by the plan"),
-    (["--gpuType", "nvidia-tesla-t4"], "only for --wdl"),
-    (["--preprocessOnly"], "asserted off"),
-    (["--noSuchOption"], "not an option"),
-])
+@pytest.mark.parametrize(
+    "extra,fragment",
+    [
+        (["--consCores", "8"], "do not all take it"),  # cactus-align only
+        (["--root", "g0"], "do not all take it"),
+        (["--preprocessCores", "8"], "set by the plan"),
+        (["--binariesMode", "docker"], "set by the plan"),
+        (["--cactusOptions", "--logDebug"], "set by the plan"),
+        (["--gpuType", "nvidia-tesla-t4"], "only for --wdl"),
+        (["--preprocessOnly"], "asserted off"),
+        (["--noSuchOption"], "not an option"),
+    ],
+)
 def test_other_options_are_refused_naming_the_variable(extra, fragment, facts):
     with pytest.raises(PlanError) as caught:
         prepare_plan([BIRD] * 2, facts, extra_options=extra)
@@ -273,15 +317,39 @@ def test_the_data_agrees_with_the_standins_v321_parsers():
     assert common == set(NESTED_COMMON_OPTIONS)
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["aws:us-west-2:js", "seq.txt", "--outHal", "/tmp/out.hal"], "must be s3://"),
-    (["aws:us-west-2:js", "seq.txt", "--outHal", "s3://b/o.hal", "--batchSystem", "kubernetes", "--gpu"],
-     "--gpu N required"),
-    (["aws:us-west-2:js", "seq.txt", "--outHal", "s3://b/o.hal", "--cactusOptions", "--consCores 2"],
-     "unrecognized arguments: --consCores"),
-    (["aws:us-west-2:js", "seq.txt", "--outHal", "s3://b/o.hal", "--cactusOptions", "--logDebug  --latest"],
-     "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["aws:us-west-2:js", "seq.txt", "--outHal", "/tmp/out.hal"], "must be s3://"),
+        (
+            [
+                "aws:us-west-2:js",
+                "seq.txt",
+                "--outHal",
+                "s3://b/o.hal",
+                "--batchSystem",
+                "kubernetes",
+                "--gpu",
+            ],
+            "--gpu N required",
+        ),
+        (
+            ["aws:us-west-2:js", "seq.txt", "--outHal", "s3://b/o.hal", "--cactusOptions", "--consCores 2"],
+            "unrecognized arguments: --consCores",
+        ),
+        (
+            [
+                "aws:us-west-2:js",
+                "seq.txt",
+                "--outHal",
+                "s3://b/o.hal",
+                "--cactusOptions",
+                "--logDebug  --latest",
+            ],
+            "unrecognized arguments",
+        ),
+    ],
+)
 def test_the_standin_keeps_v321s_rules(argv, message):
     standin = standin_prepare_toil()
     options = standin.make_parser().parse_args(argv)
@@ -303,8 +371,13 @@ def test_restart_is_the_same_command_with_restart(facts):
 
 def test_a_local_output_goes_through_a_bucket_of_the_run_in_the_job_stores_region(facts):
     plan = prepare_plan([BIRD] * 2, facts, output="/home/me/birds.hal")
-    assert plan["hal"] == {"url": "s3://cactus-test-jobstore--hal/birds.hal", "bucket": "cactus-test-jobstore--hal",
-                           "key": "birds.hal", "owned": True, "region": "us-west-2"}
+    assert plan["hal"] == {
+        "url": "s3://cactus-test-jobstore--hal/birds.hal",
+        "bucket": "cactus-test-jobstore--hal",
+        "key": "birds.hal",
+        "owned": True,
+        "region": "us-west-2",
+    }
     assert check_prepare_toil_argv(plan["cactus_argv"]).outHal == plan["hal"]["url"]
     assert "kept until the HAL is fetched and verified" in plan["summary"]
     assert ZONE.startswith(plan["hal"]["region"])
@@ -319,20 +392,25 @@ def test_launch_cluster_gets_the_node_types_and_disk(sizes, facts, monkeypatch):
     assert options.clusterType == "kubernetes"
     assert cluster.factory_kwargs["nodeStorage"] == plan["node_storage"]
     added = [call["nodeTypes"] for name, call in cluster.calls if name == "addManagedNodes"]
-    assert added == [{spec.split(":")[0]} for spec, high in zip(plan["node_types"], plan["max_nodes"], strict=True)
-                     if high]
+    assert added == [
+        {spec.split(":")[0]} for spec, high in zip(plan["node_types"], plan["max_nodes"], strict=True) if high
+    ]
 
 
 def test_status_counts_each_steps_jobs_by_v321s_job_names():
     from ansible_collections.genomics.cactus.plugins.filter.cactus_steps import cactus_step_jobs
 
-    lines = ["JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-1 v3\tREADY_TO_RUN\tTRYS_REMAINING:5",
-             "JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-2 v1\tTRYS_REMAINING:5",
-             "JOB:'toil_call_blast' kind-toil_call_blast/instance-3 v1\tCOMPLETELY_FAILED",
-             "JOB:'schedule' kind-schedule/instance-4 v2\tCHILD_NUMBER:2",
-             "Of the 4 jobs considered, there are 1 completely failed jobs, ..."]
+    lines = [
+        "JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-1 v3\tREADY_TO_RUN\tTRYS_REMAINING:5",
+        "JOB:'toil_call_preprocess' kind-toil_call_preprocess/instance-2 v1\tTRYS_REMAINING:5",
+        "JOB:'toil_call_blast' kind-toil_call_blast/instance-3 v1\tCOMPLETELY_FAILED",
+        "JOB:'schedule' kind-schedule/instance-4 v2\tCHILD_NUMBER:2",
+        "Of the 4 jobs considered, there are 1 completely failed jobs, ...",
+    ]
     counts = cactus_step_jobs(lines)
-    assert counts["steps"] == {"preprocess": {"jobs": 2, "ready": 1, "failed": 0},
-                               "blast": {"jobs": 1, "ready": 0, "failed": 1}}
+    assert counts["steps"] == {
+        "preprocess": {"jobs": 2, "ready": 1, "failed": 0},
+        "blast": {"jobs": 1, "ready": 0, "failed": 1},
+    }
     assert counts["text"] == "preprocess 2 (1 ready), blast 1 (0 ready, 1 failed)"
     assert cactus_step_jobs([])["text"] == ""

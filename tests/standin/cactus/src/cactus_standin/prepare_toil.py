@@ -26,37 +26,88 @@ import time
 from argparse import ArgumentParser
 from urllib.parse import urlparse
 
-from cactus_standin import VERSION_STRING
-from cactus_standin.cli import import_genome, make_url, resolve_binaries_mode
-from cactus_standin.seqfile import parse_seqfile, write_newick
-from cactus_standin.workflow import JOB_RESOURCES, fail_on_purpose, fasta_summary, hal_text
-
 from toil.common import Toil
 from toil.job import Job
 from toil.lib.conversions import bytes2human, human2bytes
 from toil.statsAndLogging import set_logging_from_options
+
+from cactus_standin import VERSION_STRING
+from cactus_standin.cli import import_genome, resolve_binaries_mode
+from cactus_standin.seqfile import parse_seqfile, write_newick
+from cactus_standin.workflow import JOB_RESOURCES, fail_on_purpose, fasta_summary, hal_text
 
 logger = logging.getLogger("toil.cactus_standin")
 STEPS = ("preprocess", "blast", "align", "halAppend")
 # The Cactus options (beside Toil's) of the commands the steps run with --cactusOptions (v3.2.1's
 # parsers of cactus-preprocess, cactus-blast, cactus-align and cactus-hal2fasta).
 STEP_OPTIONS = {
-    "cactus-preprocess": {"--binariesMode": 1, "--brnnCores": 1, "--configFile": 1, "--containerImage": 1,
-                          "--gpu": "?", "--ignore": "*", "--inPaths": "*", "--inputNames": "*",
-                          "--lastzCores": 1, "--lastzMemory": 1, "--latest": 0, "--maskAction": 1,
-                          "--maskFile": 1, "--maskMode": 1, "--minLength": 1, "--outPaths": "*",
-                          "--pangenome": 0},
-    "cactus-blast": {"--binariesMode": 1, "--branchScale": 1, "--chromInfo": 1, "--configFile": 1,
-                     "--containerImage": 1, "--fastga": 0, "--gpu": "?", "--includeRoot": 0,
-                     "--lastzCores": 1, "--lastzMemory": 1, "--latest": 0, "--pathOverrideNames": "*",
-                     "--pathOverrides": "*", "--remask": 0, "--root": 1},
-    "cactus-align": {"--alignCores": 1, "--alignCoresOverrides": "*", "--alignOptions": 1, "--barMaskFilter": 1,
-                     "--batch": 0, "--binariesMode": 1, "--branchScale": 1, "--chromInfo": 1, "--collapse": "?",
-                     "--configFile": 1, "--configOverrides": "*", "--consCores": 1, "--consMemory": 1,
-                     "--containerImage": 1, "--hdf5Codec": 1, "--includeRoot": 0, "--latest": 0, "--maxLen": 1,
-                     "--outGFA": 0, "--outVG": 0, "--pafMaskFilter": 1, "--pangenome": 0,
-                     "--pathOverrideNames": "*", "--pathOverrides": "*", "--reference": "*", "--root": 1,
-                     "--scoresFile": 1, "--scoresFromChromfile": 0, "--singleCopySpecies": "*"},
+    "cactus-preprocess": {
+        "--binariesMode": 1,
+        "--brnnCores": 1,
+        "--configFile": 1,
+        "--containerImage": 1,
+        "--gpu": "?",
+        "--ignore": "*",
+        "--inPaths": "*",
+        "--inputNames": "*",
+        "--lastzCores": 1,
+        "--lastzMemory": 1,
+        "--latest": 0,
+        "--maskAction": 1,
+        "--maskFile": 1,
+        "--maskMode": 1,
+        "--minLength": 1,
+        "--outPaths": "*",
+        "--pangenome": 0,
+    },
+    "cactus-blast": {
+        "--binariesMode": 1,
+        "--branchScale": 1,
+        "--chromInfo": 1,
+        "--configFile": 1,
+        "--containerImage": 1,
+        "--fastga": 0,
+        "--gpu": "?",
+        "--includeRoot": 0,
+        "--lastzCores": 1,
+        "--lastzMemory": 1,
+        "--latest": 0,
+        "--pathOverrideNames": "*",
+        "--pathOverrides": "*",
+        "--remask": 0,
+        "--root": 1,
+    },
+    "cactus-align": {
+        "--alignCores": 1,
+        "--alignCoresOverrides": "*",
+        "--alignOptions": 1,
+        "--barMaskFilter": 1,
+        "--batch": 0,
+        "--binariesMode": 1,
+        "--branchScale": 1,
+        "--chromInfo": 1,
+        "--collapse": "?",
+        "--configFile": 1,
+        "--configOverrides": "*",
+        "--consCores": 1,
+        "--consMemory": 1,
+        "--containerImage": 1,
+        "--hdf5Codec": 1,
+        "--includeRoot": 0,
+        "--latest": 0,
+        "--maxLen": 1,
+        "--outGFA": 0,
+        "--outVG": 0,
+        "--pafMaskFilter": 1,
+        "--pangenome": 0,
+        "--pathOverrideNames": "*",
+        "--pathOverrides": "*",
+        "--reference": "*",
+        "--root": 1,
+        "--scoresFile": 1,
+        "--scoresFromChromfile": 0,
+        "--singleCopySpecies": "*",
+    },
     "cactus-hal2fasta": {"--configFile": 1, "--latest": 0, "--containerImage": 1, "--binariesMode": 1},
 }
 
@@ -65,8 +116,10 @@ def human2bytes_n(text):
     """cactus_prepare.human2bytesN: sizes below 10,000,000 bytes are refused (a forgotten 'Gi')."""
     size = human2bytes(text)
     if size < 10000000:
-        raise RuntimeError(f'Suspiciously small disk or memory specification detected: {size}.  Did you '
-                           'forget to add a "Gi" for gigabytes?')
+        raise RuntimeError(
+            f"Suspiciously small disk or memory specification detected: {size}.  Did you "
+            'forget to add a "Gi" for gigabytes?'
+        )
     return size
 
 
@@ -78,8 +131,12 @@ def make_parser() -> ArgumentParser:
     ignored = "(ignored by the stand-in)"
     parser.add_argument("--latest", action="store_true", help=ignored)
     parser.add_argument("--containerImage", default=None, help=ignored)
-    parser.add_argument("--binariesMode", choices=["docker", "local", "singularity"], default=None,
-                        help="The way to run the Cactus binaries at top level (stand-in: recorded only)")
+    parser.add_argument(
+        "--binariesMode",
+        choices=["docker", "local", "singularity"],
+        default=None,
+        help="The way to run the Cactus binaries at top level (stand-in: recorded only)",
+    )
     parser.add_argument("seqFile", help="Seq file")
     parser.add_argument("--outDir", help=ignored)
     parser.add_argument("--outSeqFile", help=ignored)
@@ -91,8 +148,9 @@ def make_parser() -> ArgumentParser:
     parser.add_argument("--halOptions", type=str, default="--hdf5InMemory", help=ignored)
     parser.add_argument("--cactusOptions", type=str, default="", help="options for every cactus command")
     parser.add_argument("--preprocessOnly", action="store_true", help=ignored)
-    parser.add_argument("--maskMode", default="default", choices=["red", "fastan", "lastz", "none", "default"],
-                        help=ignored)
+    parser.add_argument(
+        "--maskMode", default="default", choices=["red", "fastan", "lastz", "none", "default"], help=ignored
+    )
     parser.add_argument("--remask", action="store_true", help=ignored)
     parser.add_argument("--branchScale", type=float, default=None, help=ignored)
     parser.add_argument("--dockerImage", type=str, help=ignored)
@@ -135,9 +193,8 @@ def check_rules(options) -> None:
     """cactus_prepare.main's checks in Toil mode, with its messages."""
     if "--binariesMode" not in options.cactusOptions:
         options.cactusOptions += " --binariesMode local"
-    if options.jobStore.startswith("aws"):
-        if not options.outHal.startswith("s3://"):
-            raise RuntimeError("--outHal must be s3:// address when using s3 job store")
+    if options.jobStore.startswith("aws") and not options.outHal.startswith("s3://"):
+        raise RuntimeError("--outHal must be s3:// address when using s3 job store")
     if options.gpu == "all":
         if options.batchSystem.lower() in ("single_machine", "singlemachine"):
             raise RuntimeError("Unable to automatically determine number of GPUs: Please set with --gpu N")
@@ -153,8 +210,9 @@ def check_rules(options) -> None:
         parser = step_parser(command)
         parsed, unknown = parser.parse_known_args(["jobstore", *tokens])
         if unknown:
-            raise RuntimeError(f"{command}: error: unrecognized arguments: {' '.join(unknown)} "
-                               "(given in --cactusOptions)")
+            raise RuntimeError(
+                f"{command}: error: unrecognized arguments: {' '.join(unknown)} (given in --cactusOptions)"
+            )
 
 
 def requests(options):
@@ -200,22 +258,24 @@ def toil_call_align(job, name, request):
 
 
 def schedule(job, tree_newick, root_name, flags, genomes, internal, reqs, out_hal, region, gpu):
-    """Root job: preprocess per leaf, then blast and align per internal node, then halAppend."""
-    pre = [job.addChildJobFn(toil_call_preprocess, name, reqs["preprocess"], file_id, **JOB_RESOURCES).rv()
-           for name, file_id in genomes]
-    aligns = job.addFollowOnJobFn(align_round, internal, reqs, gpu, **JOB_RESOURCES)
-    return aligns.addFollowOnJobFn(toil_call_hal_append_subtrees, tree_newick, root_name, flags, pre,
-                                   aligns.rv(), reqs, out_hal, region, **JOB_RESOURCES).rv()
-
-
-def align_round(job, internal, reqs, gpu):
+    """Root job, as v3.2.1 lays the workflow out at once: preprocess per leaf; after them a round of
+    blast then align per internal node; after that one halAppend."""
+    pre = [
+        job.addChildJobFn(toil_call_preprocess, name, reqs["preprocess"], file_id, **JOB_RESOURCES).rv()
+        for name, file_id in genomes
+    ]
+    round_job = job.addFollowOn(Job(**JOB_RESOURCES))
     done = []
     for name in internal:
-        blast = job.addChildJobFn(toil_call_blast, name + (f" gpu={gpu}" if gpu else ""), reqs["blast"],
-                                  **JOB_RESOURCES)
+        label = name + (f" gpu={gpu}" if gpu else "")
+        blast = round_job.addChildJobFn(toil_call_blast, label, reqs["blast"], **JOB_RESOURCES)
         align = blast.addFollowOnJobFn(toil_call_align, name, reqs["align"], **JOB_RESOURCES)
         done += [blast.rv(), align.rv()]
-    return done
+    hal = round_job.addFollowOnJobFn(
+        toil_call_hal_append_subtrees, tree_newick, root_name, flags, pre, done, reqs, out_hal, region,
+        **JOB_RESOURCES,
+    )
+    return hal.rv()
 
 
 def toil_call_hal_append_subtrees(job, tree_newick, root_name, flags, pre, aligned, reqs, out_hal, region):
@@ -262,8 +322,11 @@ def main(argv=None) -> None:
     check_rules(options)
     asked = options.batchSystem
     if asked not in ("single_machine", "singleMachine"):
-        logger.warning("stand-in: no %s in the test bed: every job runs on single_machine (job store %s)",
-                       asked, options.jobStore)
+        logger.warning(
+            "stand-in: no %s in the test bed: every job runs on single_machine (job store %s)",
+            asked,
+            options.jobStore,
+        )
     options.batchSystem = "single_machine"
     region = options.jobStore.split(":")[1] if options.jobStore.startswith("aws:") else None
     logger.info("Cactus Command: %s", " ".join(sys.argv))
@@ -280,8 +343,19 @@ def main(argv=None) -> None:
             genomes = [(name, import_genome(toil, seq.paths[name])) for name in leaves]
             flags = {name: name in seq.outgroups or not seq.outgroups for name in leaves}
             logger.info("Tree: %s", tree)
-            root = Job.wrapJobFn(schedule, tree, seq.root_name, flags, genomes, internal, requests(options),
-                                 options.outHal, region, options.gpu, **JOB_RESOURCES)
+            root = Job.wrapJobFn(
+                schedule,
+                tree,
+                seq.root_name,
+                flags,
+                genomes,
+                internal,
+                requests(options),
+                options.outHal,
+                region,
+                options.gpu,
+                **JOB_RESOURCES,
+            )
             toil.start(root)
     logger.info("cactus-prepare-toil has finished after %s seconds", round(time.monotonic() - start, 1))
 
