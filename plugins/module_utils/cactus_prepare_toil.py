@@ -21,6 +21,10 @@ from __future__ import annotations
 from difflib import get_close_matches
 from functools import lru_cache
 
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import (
+    _check_metrics_value,
+    check_extra_option_names,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 WORKFLOWS = ("auto", "prepare_toil", "progressive")
@@ -210,6 +214,8 @@ def _find(name, longs, table, variable, program):
             f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
             "write the whole option name",
         )
+    # Not an option of cactus-prepare-toil nor of cactus: said as for cactus itself (the same message).
+    check_extra_option_names([name])
     close = get_close_matches(name, longs, 1, 0.6)
     raise CactusError(
         variable,
@@ -240,6 +246,8 @@ def route_extra_options(extra, cactus_table):
             )
         if option in REFUSED:
             raise CactusError(EXTRA, f"'{given}' {REFUSED[option]}", "leave it out")
+        if option == "--metrics":  # the seed guide's '--metrics <jobStore>', as for cactus
+            _check_metrics_value(option, values)
         tokens = [option, *values]
         if option in top:
             top_argv += tokens

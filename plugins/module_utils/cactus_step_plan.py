@@ -74,16 +74,14 @@ def plan_prepare_toil_workers(settings, genomes, region, cluster_type, node_stor
             "pick instance types EC2 offers in the region",
         )
     specs = list(zip(node_types, [types for types, _ in parsed], strict=True))
-    # Counts first (user's maxima may switch node types off), then place the steps on those that may start.
+    given = [v not in (None, "", [], ()) for v in (settings.min_nodes, settings.max_nodes)]
+    if any(given):  # the user's counts, checked first; maxima of 0 switch node types off
+        mins, user_maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
+        specs = [spec for spec, high in zip(specs, user_maxes, strict=True) if high or not given[1]]
     placement = place_steps(steps, specs, facts, cluster_type, storage, variables)
-    maxes = node_maxima(node_types, placement, len(genomes))
-    mins = [0] * len(node_types)
-    if settings.max_nodes not in (None, "", [], ()) or settings.min_nodes not in (None, "", [], ()):
-        mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
-        if settings.max_nodes in (None, "", [], ()):
-            maxes = node_maxima(node_types, placement, len(genomes))
-        starting = [spec for spec, high in zip(specs, maxes, strict=True) if high]
-        placement = place_steps(steps, starting, facts, cluster_type, storage, variables)
+    maxes = user_maxes if given[1] else node_maxima(node_types, placement, len(genomes))
+    if not any(given):
+        mins = [0] * len(node_types)
     sources = sorted({facts[t]["source"] for t in wanted})
     return {
         "node_types": node_types,

@@ -396,7 +396,7 @@ def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_pa
         assert volumes and all(_tags(v.get("Tags")).items() >= expected_tags.items() for v in volumes)
         [group] = ec2.describe_security_groups(GroupNames=["e2e-gov"])["SecurityGroups"]
         assert _tags(group.get("Tags")).items() >= expected_tags.items()
-        for bucket in ("e2e-gov-inputs", "e2e-gov-jobstore--toil"):
+        for bucket in ("e2e-gov-inputs", "e2e-gov-jobstore--toil", "e2e-gov-jobstore--hal"):
             tags = _tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
             assert tags.items() >= expected_tags.items(), (bucket, tags)
         fetched = json.loads((project.run_dir / "fetched.json").read_text())
@@ -404,7 +404,8 @@ def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_pa
         assert fetched["sha256"] == _sha256(project.output)
 
         # Teardown leaves the user's profile, role, group and VPC; nothing of the run is left.
-        result = project.play("-e", "toil_teardown_clean_jobstore=true", playbook="teardown.yml")
+        clean = ["-e", "toil_teardown_clean_jobstore=true", "-e", "toil_teardown_clean_output_bucket=true"]
+        result = project.play(*clean, playbook="teardown.yml")
         assert "Nothing of cluster e2e-gov is left." in result.stdout
         left = cloud.leftovers()
         assert left == {"instances": [], "security_groups": ["ops-baseline"],

@@ -282,6 +282,8 @@ def test_options_prepare_toil_takes_go_on_its_command_line(facts):
         (["--gpuType", "nvidia-tesla-t4"], "only for --wdl"),
         (["--preprocessOnly"], "asserted off"),
         (["--noSuchOption"], "not an option"),
+    (["--rooot", "mr"], "'--rooot' is not an option of cactus v3.2.1"),
+    (["--metrics", "aws:us-west-2:js"], "--metrics takes a boolean since Toil 6"),
     ],
 )
 def test_other_options_are_refused_naming_the_variable(extra, fragment, facts):
