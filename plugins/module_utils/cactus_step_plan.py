@@ -61,7 +61,7 @@ def plan_prepare_toil_workers(settings, genomes, region, cluster_type, node_stor
     classes = [g["size_class"] for g in genomes]
     steps = size_steps(largest_class(classes), len(genomes))
     storage = node_storage or default_node_storage(steps)
-    wanted = {t for types, _ in parsed for t in types}
+    wanted = {t for types, _bid in parsed for t in types}
     facts = {name: fact for name, fact in (settings.instance_facts or {}).items() if name in wanted}
     missing = sorted(wanted - set(facts))
     if missing:  # offline, or EC2 did not answer: Toil's own table
@@ -73,7 +73,7 @@ def plan_prepare_toil_workers(settings, genomes, region, cluster_type, node_stor
             f"no facts (vCPUs, memory) for {', '.join(unknown)} from EC2 or Toil's table",
             "pick instance types EC2 offers in the region",
         )
-    specs = list(zip(node_types, [types for types, _ in parsed], strict=True))
+    specs = list(zip(node_types, [types for types, _bid in parsed], strict=True))
     given = [v not in (None, "", [], ()) for v in (settings.min_nodes, settings.max_nodes)]
     if any(given):  # the user's counts, checked first; maxima of 0 switch node types off
         mins, user_maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
@@ -92,7 +92,7 @@ def plan_prepare_toil_workers(settings, genomes, region, cluster_type, node_stor
         "placement": placement,
         "facts": {t: facts[t] for t in sorted(wanted)},
         "facts_source": " and ".join(sources),
-        "preemptible": any(bid is not None for _, bid in parsed),
+        "preemptible": any(bid is not None for _types, bid in parsed),
     }
 
 
@@ -101,7 +101,7 @@ def hal_destination(plan, settings):
     (written in the job store's region). The user's s3:// cactus_output, or a bucket the run owns,
     <job store name>--hal, kept by teardown until the HAL is fetched and verified."""
     if plan["output_kind"] == "s3":
-        bucket, _, key = settings.output[len("s3://") :].partition("/")
+        bucket, _slash, key = settings.output[len("s3://") :].partition("/")
         return {
             "url": settings.output,
             "bucket": bucket,

@@ -55,11 +55,11 @@ def verify(path, etag, size):
     if "-" in etag:
         count = int(etag.rsplit("-", 1)[1])
         for part_size in candidate_part_sizes(actual, count) or [8 * MIB]:
-            _, parts, result["sha256"] = file_digests(path, part_size)
+            _whole, parts, result["sha256"] = file_digests(path, part_size)
             result["etag"] = multipart_etag(parts)
             if result["etag"] == etag:
                 break
     else:
-        result["etag"], _, result["sha256"] = file_digests(path, max(actual, 1))
+        result["etag"], _parts, result["sha256"] = file_digests(path, max(actual, 1))
     result["matches"] = actual == int(size) and result["etag"] == etag
     return result

@@ -29,7 +29,7 @@ options:
     type: str
     default: ""
 author:
-  - cactus-aws project
+  - cactus-aws maintainers (@cactus-aws)
 """
 
 EXAMPLES = r"""

@@ -678,7 +678,7 @@ def _instance_facts(settings, region):
     """vCPUs, memory and GPUs of the instance types a prepare_toil plan may use, from EC2
     (DescribeInstanceTypes); None when the workflow is progressive or EC2 does not answer (the
     planner then reads Toil's table, and says so in the plan's steps line)."""
-    workflow, _ = resolve_workflow(settings.workflow, settings.cluster_type)
+    workflow = resolve_workflow(settings.workflow, settings.cluster_type)[0]
     if workflow != "prepare_toil":
         return None
     types = wanted_instance_types(settings.node_types, settings.spot_bid, settings.leader_node_type)
