@@ -71,7 +71,7 @@ def main() -> None:
 
             timed("whole playbook (align, wait, fetch)", lambda: project.play())
             rerun, _ = timed("whole playbook again (idempotent re-run)", lambda: project.play())
-            print(f"{'':<58} recap: {recap(rerun.stdout)}")
+            print(f"{'':<58} recap: {recap(rerun.stdout)} (target: changed=0, at most 20 s)")
         finally:
             cloud.run(["toil", "destroy-cluster", "--zone", ZONE, "bench-xfer"], check=False, timeout=600)
             release.stop()

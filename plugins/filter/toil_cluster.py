@@ -1,6 +1,6 @@
 """Filters for Toil's rules, from plugins/module_utils/toil_rules.py and toil_aws.py (their one home):
 the state of a cluster from amazon.aws.ec2_instance_info results, the region of a zone, the job store's
-bucket and locator, and the cluster's IAM role.
+bucket, locator and name (from a locator), and the cluster's IAM role.
 """
 
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
@@ -8,6 +8,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import 
     CactusError,
     jobstore_bucket,
     jobstore_locator,
+    jobstore_name_of,
     toil_role_name,
     zone_to_region,
 )
@@ -97,5 +98,6 @@ class FilterModule:
             "toil_zone_region": toil_zone_region,
             "toil_jobstore_bucket": jobstore_bucket,
             "toil_jobstore_locator": jobstore_locator,
+            "toil_jobstore_name": jobstore_name_of,
             "toil_role_name": toil_role_name,
         }

@@ -27,6 +27,20 @@ def output_kind(output):
     return "s3"
 
 
+def s3_location(url):
+    """{bucket, key} of an s3://bucket/key URL (one output_kind accepts)."""
+    bucket, key = url[len("s3://"):].split("/", 1)
+    return {"bucket": bucket, "key": key}
+
+
+def run_name(target_hosts, cluster_name):
+    """The run's name: the cluster's on AWS; on an inventory host, the host pattern with each run of
+    characters other than letters, digits, '_' and '-' made one '-' (it names directories)."""
+    if target_hosts:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", target_hosts)
+    return cluster_name
+
+
 # Characters a leader path may hold. Cactus v3.2.1 hands a local genome to Toil as "file://" +
 # the path (cactus.shared.common.makeURL) and Toil reads it back with urlparse + unquote
 # (FileJobStore._extract_path_from_url): "?" starts a query, "#" a fragment, "%41" becomes "A".

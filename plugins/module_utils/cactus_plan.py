@@ -58,6 +58,8 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths impor
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toil import resolve_workflow
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import (
     CLUSTER_TYPES,
+    DEFAULT_CACTUS_VERSION,
+    DEFAULT_CLUSTER_TYPE,
     DEFAULT_HOST_BATCH_SYSTEM,
     DEFAULT_LEADER_NODE_TYPE,
     DEFAULT_ON_DEMAND_TYPE,
@@ -115,7 +117,7 @@ class PlanSettings:
     output: str | None = None  # required in both modes (output_kind refuses None)
     jobstore_name: str | None = None  # default: "<cluster_name>-jobstore"
     owner: str | None = None  # default: the key pair name, as Toil does
-    cluster_type: str = "kubernetes"
+    cluster_type: str = DEFAULT_CLUSTER_TYPE
     node_types: list | str | None = None  # default: the seed pair with spot_bid
     min_nodes: list | str | None = None
     max_nodes: list | str | None = None
@@ -136,7 +138,7 @@ class PlanSettings:
     leader_seqfile: str | None = None  # default: <leader_run_dir>/seqfile.txt
     leader_output: str | None = None  # local output only; default: <leader_run_dir>/<basename>
     log_file: str | None = None  # default: <leader_run_dir>/cactus.log
-    cactus_version: str = "v3.2.1"
+    cactus_version: str = DEFAULT_CACTUS_VERSION
     # A host run: the inventory host that runs cactus; None for a run on a Toil cluster on AWS.
     target_host: str | None = None
     batch_system: str = DEFAULT_HOST_BATCH_SYSTEM  # host runs only

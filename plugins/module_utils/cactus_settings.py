@@ -46,6 +46,9 @@ VARS = {
 }
 
 # ---- Defaults -----------------------------------------------------------------------------------
+# The roles' defaults (roles/*/defaults/main.yml) are what a variable defaults to; where the planner
+# has a default of its own for the same setting it is the one here, and tests/unit/test_role_defaults.py
+# fails when a copy (role defaults, argument specs, README, module options) drifts from it.
 DEFAULT_SPOT_TYPE = "c4.8xlarge"  # seed guide: spot, for most jobs
 DEFAULT_ON_DEMAND_TYPE = "r3.8xlarge"  # seed guide's table: on-demand, for the database jobs
 DEFAULT_SPOT_BID = 0.6  # seed guide, USD per hour
@@ -57,6 +60,9 @@ DEFAULT_LEADER_NODE_TYPE = "m5.large"
 DEFAULT_RETRY_COUNT = 5
 RUN_TAG_KEY = "cactus-run"
 CLUSTER_TYPES = ("kubernetes", "mesos")
+DEFAULT_CLUSTER_TYPE = "kubernetes"  # supported by Toil; Mesos is deprecated there
+# The Cactus release this project pins (its Toil is ours: 9.4.1).
+DEFAULT_CACTUS_VERSION = "v3.2.1"
 # Host runs: Toil's batch system on the host. The ones below need a cluster of their own (Kubernetes,
 # Mesos, AWS Batch): this project makes that cluster on AWS instead, in an "aws" plan.
 DEFAULT_HOST_BATCH_SYSTEM = "single_machine"

@@ -153,6 +153,27 @@ def _normalize_ec2_fingerprint(fingerprint):
     return "sha256:" + fp.rstrip("=")
 
 
+def check_zone_available(zone, region, zones):
+    """`zones`: describe_availability_zones' answer for the region."""
+    available = sorted(z["ZoneName"] for z in zones if z.get("State") == "available")
+    if zone not in available:
+        raise CactusError("toil_zone", f"'{zone}' is not an available zone of {region} (available there: "
+                          f"{', '.join(available)})", "pick one of those")
+
+
+def check_key_pair_found(key_name, region, key_pairs):
+    """`key_pairs`: describe_key_pairs' answer for the region. Returns EC2's fingerprint of the key."""
+    for pair in key_pairs:
+        if pair.get("KeyName") == key_name:
+            return pair.get("KeyFingerprint")
+    names = ", ".join(sorted(p.get("KeyName", "") for p in key_pairs)) or "none"
+    raise CactusError("toil_key_pair_name",
+                      f"key pair '{key_name}' does not exist in {region} (there: {names})",
+                      f"import your public key there (aws ec2 import-key-pair --region {region} --key-name "
+                      f"{key_name} --public-key-material fileb://~/.ssh/id_rsa.pub) or set "
+                      "toil_key_pair_name to one of those")
+
+
 def check_agent_keys(key_name, ec2_fingerprint, agent_output, max_keys=DEFAULT_MAX_AGENT_KEYS):
     """Judge the keys ssh-agent holds against the key pair. Returns (result dict, warnings).
 

@@ -141,6 +141,13 @@ def jobstore_locator(region, jobstore_name):
     return f"aws:{region}:{jobstore_name}"
 
 
+def jobstore_name_of(locator):
+    """The job store name in a locator aws:<region>:<name>; any other locator (a file job store's
+    path) is returned as it is, and None or "" as ""."""
+    match = re.match(r"^aws:[^:]+:(.*)$", locator or "")
+    return match.group(1) if match else (locator or "")
+
+
 # ---- Into the leader's appliance ----------------------------------------------------------------
 
 APPLIANCE_CONTAINER = "toil_leader"  # the leader's container (toil ssh-cluster: docker exec -i toil_leader)

@@ -534,6 +534,15 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toil import resolve_workflow
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import (
+    CLUSTER_TYPES,
+    DEFAULT_CACTUS_VERSION,
+    DEFAULT_CLUSTER_TYPE,
+    DEFAULT_HOST_BATCH_SYSTEM,
+    DEFAULT_RETRY_COUNT,
+    DEFAULT_SPOT_BID,
+    RUN_TAG_KEY,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import parse_node_type
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import wanted_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import describe_instance_types
@@ -573,7 +582,7 @@ ARGUMENT_SPEC = dict(
     zone=dict(type="str"),
     key_pair_name=dict(type="str"),
     target_host=dict(type="str"),
-    batch_system=dict(type="str", default="single_machine"),
+    batch_system=dict(type="str", default=DEFAULT_HOST_BATCH_SYSTEM),
     max_cores=dict(type="int"),
     max_memory=dict(type="raw"),
     host_cores=dict(type="int"),
@@ -584,26 +593,26 @@ ARGUMENT_SPEC = dict(
     max_jobs=dict(type="int"),
     slurm_facts=dict(type="dict"),
     owner=dict(type="str"),
-    cluster_type=dict(type="str", choices=["kubernetes", "mesos"], default="kubernetes"),
+    cluster_type=dict(type="str", choices=list(CLUSTER_TYPES), default=DEFAULT_CLUSTER_TYPE),
     node_types=dict(type="raw"),
     min_nodes=dict(type="raw"),
     max_nodes=dict(type="raw"),
-    spot_bid=dict(type="float", default=0.6),
+    spot_bid=dict(type="float", default=DEFAULT_SPOT_BID),
     jobstore_name=dict(type="str"),
     leader_node_type=dict(type="str"),
     leader_storage=dict(type="int"),
     node_storage=dict(type="int"),
     cons_cores=dict(type="int"),
-    retry_count=dict(type="int", default=5),
+    retry_count=dict(type="int", default=DEFAULT_RETRY_COUNT),
     extra_options=dict(type="raw"),
-    cactus_version=dict(type="str", default="v3.2.1"),
+    cactus_version=dict(type="str", default=DEFAULT_CACTUS_VERSION),
     on_demand_prices=dict(type="dict", default={}),
     lookup_prices=dict(type="bool", default=False),
     genome_sizes=dict(type="dict", default={}),
     offline=dict(type="bool", default=False),
     http_timeout=dict(type="int", default=10),
     existing_clusters=dict(type="list", elements="str", default=[]),
-    run_tag_key=dict(type="str", default="cactus-run", no_log=False),
+    run_tag_key=dict(type="str", default=RUN_TAG_KEY, no_log=False),
     run_tag_value=dict(type="str"),
     host_run=dict(type="bool"),
     leader_dir=dict(type="str"),

@@ -27,6 +27,9 @@ options:
     description:
       - C(names) checks the cluster name, the zone (a region gets its own message; the region must
         be an EC2 region) and the output, without AWS. The job store name is the plan's to check.
+      - C(account) checks that the AWS credentials work (and says whose they are), that O(zone) is an
+        available zone of O(region) and that the key pair O(key_pair_name) exists there; its fingerprint
+        serves C(agent) when O(key_fingerprint) is not given.
       - C(agent) checks that ssh-agent is reachable and holds the key pair's key.
       - C(clusters) lists the Toil clusters in the account (security groups, instances tagged
         C(clusterName), IAM roles C(*_toil)) and refuses a name that is a hyphen-prefix of one of
@@ -42,9 +45,9 @@ options:
         addresses unless O(use_private_ip), and whether this controller has a route to its addresses (best
         effort, a warning); O(extra_security_groups) exist in the leader's VPC; O(instance_profile_arn)
         exists, holds a role, may be passed (C(iam:PassRole), best effort) and is safe from
-        C(toil destroy-cluster); O(aws_ami) exists and fits the O(instance_types); O(appliance_image) is in
-        its registry - Toil's own look-up, over the network, which Toil skips (and so does this) when the
-        name carries Toil's commit.
+        C(toil destroy-cluster); O(aws_ami) exists and fits the instance types of O(leader_node_type) and
+        O(node_types); O(appliance_image) is in its registry - Toil's own look-up, over the network, which
+        Toil skips (and so does this) when the name carries Toil's commit.
       - C(profile_guard) only refuses an O(instance_profile_arn) that C(toil destroy-cluster) would delete
         (for teardown; a profile that is gone is no longer at risk).
       - C(slurm) (a host run on a Slurm login node, no AWS) judges what the probe saw there
@@ -56,12 +59,12 @@ options:
     type: list
     elements: str
     required: true
-    choices: [names, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard, slurm]
+    choices: [names, account, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard, slurm]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
   zone:
-    description: Availability zone (C(names), C(capacity)).
+    description: Availability zone (C(names), C(account), C(capacity)).
     type: str
   jobstore_name:
     description: Job store name, without C(aws:<region>:) (C(names), C(jobstore)).
@@ -76,10 +79,10 @@ options:
     type: str
     default: ""
   key_pair_name:
-    description: EC2 key pair name, for messages (C(agent)).
+    description: EC2 key pair name (C(account), C(agent)).
     type: str
   key_fingerprint:
-    description: EC2's fingerprint of the key pair (C(agent)).
+    description: EC2's fingerprint of the key pair (C(agent); default, the one C(account) found).
     type: str
   ssh_auth_sock:
     description: Path of ssh-agent's socket, usually the controller's C(SSH_AUTH_SOCK) (C(agent)).
@@ -106,7 +109,7 @@ options:
     type: str
     default: ""
   node_types:
-    description: Worker node types in Toil's grammar, C(type[/type...][:bid]) (C(capacity)).
+    description: Worker node types in Toil's grammar, C(type[/type...][:bid]) (C(capacity), C(governed)).
     type: list
     elements: str
     default: []
@@ -116,7 +119,7 @@ options:
     elements: int
     default: []
   leader_node_type:
-    description: Leader instance type (C(capacity)).
+    description: Leader instance type (C(capacity), C(governed)).
     type: str
   fail_on_quota:
     description: When false, a plan above a vCPU quota is a warning instead of a failure.
@@ -159,11 +162,6 @@ options:
     description: Pinned image id (C(governed)).
     type: str
     default: ""
-  instance_types:
-    description: The leader's and the workers' instance types, for the image's architecture (C(governed)).
-    type: list
-    elements: str
-    default: []
   appliance_image:
     description: Pinned Toil appliance image (C(governed)).
     type: str
@@ -295,11 +293,14 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing impo
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm import check_slurm
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
+    DEFAULT_MAX_AGENT_KEYS,
     QUOTA_ON_DEMAND_STANDARD,
     QUOTA_SPOT_STANDARD,
     PreflightError,
     all_instance_types,
     check_agent_keys,
+    check_key_pair_found,
+    check_zone_available,
     check_ami_found,
     check_bids,
     check_default_subnet,
@@ -390,6 +391,36 @@ def run_agent(module):
     )
     found = f"holds the key of '{key}' ({result['matched']})" if result["matched"] else "was not compared"
     return {"msg": f"ssh-agent: {result['agent_keys']} key(s); {found}", **result}, warnings
+
+
+# ---- account -------------------------------------------------------------------------------------
+
+
+def run_account(module):
+    _required(module, "region", "zone", "key_pair_name")
+    p = module.params
+    try:
+        identity = module.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise PreflightError(
+            "AWS credentials",
+            f"they do not work ({error})",
+            "configure them for this shell (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY) and check with: aws sts get-caller-identity",
+        ) from None
+    ec2 = module.client("ec2")
+    try:
+        zones = ec2.describe_availability_zones()["AvailabilityZones"]
+        key_pairs = ec2.describe_key_pairs()["KeyPairs"]
+    except (BotoCoreError, ClientError) as error:
+        _aws_fail(module, error, "list the zones and key pairs (ec2:Describe*)",
+                  "check the AWS credentials and region")
+    check_zone_available(p["zone"], p["region"], zones)
+    fingerprint = check_key_pair_found(p["key_pair_name"], p["region"], key_pairs)
+    if not p.get("key_fingerprint"):  # the agent check, later in this run, compares with it
+        p["key_fingerprint"] = fingerprint
+    found = {"account": identity["Account"], "arn": identity["Arn"], "key_fingerprint": fingerprint}
+    return {"msg": f"AWS account {found['account']} as {found['arn']}", **found}, []
 
 
 # ---- clusters ------------------------------------------------------------------------------------
@@ -707,6 +738,8 @@ def _check_appliance_image(image):
 
 def run_governed(module):
     _required(module, "cluster_name", "zone", "region")
+    if module.params["aws_ami"]:
+        _required(module, "leader_node_type")
     p = module.params
     zone, subnet_id = p["zone"], p["vpc_subnet"]
     ec2 = module.client("ec2")
@@ -752,7 +785,9 @@ def run_governed(module):
                 lambda: ec2.describe_images(ImageIds=[p["aws_ami"]])["Images"],
                 ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"),
             )
-            architectures = {t: instance_architecture(t) for t in p["instance_types"]}
+            # The leader's and the workers' instance types ("c5.4xlarge/c5a.4xlarge:0.42" -> both).
+            types = all_instance_types(parsed_node_types(p["node_types"]), p["leader_node_type"])
+            architectures = {t: instance_architecture(t) for t in types}
             lines.append(check_ami_found(p["aws_ami"], images[0] if images else None, architectures))
     except (BotoCoreError, ClientError) as error:
         _aws_fail(
@@ -829,6 +864,7 @@ def run_slurm(module):
 
 CHECKS = {
     "names": run_names,
+    "account": run_account,
     "agent": run_agent,
     "clusters": run_clusters,
     "jobstore": run_jobstore,
@@ -853,7 +889,7 @@ def main():
             key_pair_name=dict(type="str"),
             key_fingerprint=dict(type="str", no_log=False),
             ssh_auth_sock=dict(type="str", default=""),
-            max_agent_keys=dict(type="int", default=5, no_log=False),
+            max_agent_keys=dict(type="int", default=DEFAULT_MAX_AGENT_KEYS, no_log=False),
             require_agent=dict(type="bool", default=True),
             restart=dict(type="bool", default=False),
             recorded_jobstore=dict(type="str", default=""),
@@ -870,7 +906,6 @@ def main():
             extra_security_groups=dict(type="list", elements="str", default=[]),
             instance_profile_arn=dict(type="str", default=""),
             aws_ami=dict(type="str", default=""),
-            instance_types=dict(type="list", elements="str", default=[]),
             appliance_image=dict(type="str", default=""),
             slurm_probe=dict(type="dict"),
             slurm_partition=dict(type="str", default=""),

@@ -41,4 +41,17 @@ def test_names():
     assert FILTERS["toil_zone_region"]("us-west-2") == ""  # pre-flight's names check says why
     assert FILTERS["toil_jobstore_bucket"]("birds-jobstore") == "birds-jobstore--toil"
     assert FILTERS["toil_jobstore_locator"]("us-west-2", "birds-jobstore") == "aws:us-west-2:birds-jobstore"
+    assert FILTERS["toil_jobstore_name"]("aws:us-west-2:birds-jobstore") == "birds-jobstore"
+    assert FILTERS["toil_jobstore_name"]("/home/a/cactus/runs/r/jobstore") == "/home/a/cactus/runs/r/jobstore"
+    assert FILTERS["toil_jobstore_name"]("") == FILTERS["toil_jobstore_name"](None) == ""
     assert FILTERS["toil_role_name"]("cactus-run") == "cactus_run_toil"
+
+
+def test_paths_filters():
+    from ansible_collections.genomics.cactus.plugins.filter.cactus_paths import FilterModule as Paths
+
+    paths = Paths().filters()
+    assert paths["cactus_s3_location"]("s3://my-bucket/runs/birds.hal") == {"bucket": "my-bucket",
+                                                                            "key": "runs/birds.hal"}
+    assert paths["cactus_run_name"]("", "cactus-birds") == "cactus-birds"
+    assert paths["cactus_run_name"]("slurm login[1]", "cactus-birds") == "slurm-login-1-"

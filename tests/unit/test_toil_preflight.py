@@ -690,7 +690,7 @@ def test_ami_exists_and_fits_every_instance_type():
 def _governed_params(**params):
     defaults = {"cluster_name": "gov", "zone": "us-west-2a", "vpc_subnet": "", "use_private_ip": False,
                 "proxy_jump": "", "extra_security_groups": [], "instance_profile_arn": "", "aws_ami": "",
-                "instance_types": ["t2.medium"], "appliance_image": ""}  # fmt: skip
+                "node_types": [], "leader_node_type": "t2.medium", "appliance_image": ""}  # fmt: skip
     return FakeModule(**{**defaults, **params})
 
 
@@ -782,3 +782,26 @@ def test_s3_staging_url_is_checked_with_the_names():
             check_names("c", "us-west-2a", "s3://b/o.hal", staging_url=url)
         except PreflightError as error:
             assert fragment in str(error)
+
+
+def test_module_checks_credentials_zone_and_key_pair_in_one_run(aws, preflight_module):
+    made = boto3.client("ec2", region_name="us-west-2").create_key_pair(KeyName="lab-key")
+    module = FakeModule(zone="us-west-2a", key_pair_name="lab-key")
+    found, warnings = preflight_module.run_account(module)
+    assert found["msg"] == f"AWS account {found['account']} as {found['arn']}" and not warnings
+    # The agent check of the same run compares ssh-agent's keys with this fingerprint.
+    assert module.params["key_fingerprint"] == found["key_fingerprint"] == made["KeyFingerprint"]
+    _raises("toil_zone", "'us-west-2z' is not an available zone of us-west-2 (available there: us-west-2a",
+            preflight_module.run_account, FakeModule(zone="us-west-2z", key_pair_name="lab-key"))
+    _raises("toil_key_pair_name", "key pair 'other' does not exist in us-west-2 (there: lab-key)",
+            preflight_module.run_account, FakeModule(zone="us-west-2a", key_pair_name="other"))
+
+
+def test_module_says_when_the_credentials_do_not_work(aws, preflight_module, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role look-up off loopback
+    _raises("AWS credentials", "they do not work", preflight_module.run_account,
+            FakeModule(zone="us-west-2a", key_pair_name="lab-key"))
