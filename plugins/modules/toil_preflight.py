@@ -59,7 +59,8 @@ options:
     type: list
     elements: str
     required: true
-    choices: [names, account, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard, slurm]
+    choices: [names, account, agent, clusters, jobstore, output, capacity, storage, governed, profile_guard,
+              slurm]
   cluster_name:
     description: Toil cluster name (C(names), C(clusters)).
     type: str
