@@ -55,6 +55,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths impor
     render_seqfile,
     safe_name,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toil import resolve_workflow
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import (
     CLUSTER_TYPES,
     DEFAULT_CACTUS_VERSION,
@@ -85,6 +86,10 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing impo
     parse_node_type,
     single_machine_recommended,
     size_class,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import (
+    plan_prepare_toil_workers,
+    prepare_toil_keys,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
     CactusError,
@@ -157,6 +162,10 @@ class PlanSettings:
     slurm_args: str | None = None
     max_jobs: int | None = None
     slurm_facts: dict | None = None
+    # auto, prepare_toil or progressive (cactus_prepare_toil.resolve_workflow); instance facts by type
+    # (instance_facts: EC2's DescribeInstanceTypes; missing ones from Toil's table).
+    workflow: str = "auto"
+    instance_facts: dict | None = None
 
 
 def build_plan(seqfile, measurements, settings):
@@ -178,13 +187,21 @@ def build_plan(seqfile, measurements, settings):
     out_kind = output_kind(settings.output)
     genomes = _genome_entries(seqfile, measurements)
     classes = [g["size_class"] for g in genomes]
-    node_types, mins, maxes, cons_cores = _plan_workers(settings, classes, region, cluster_type, warnings)
+    workflow, workflow_why = resolve_workflow(settings.workflow, cluster_type)
     extra = normalize_extra_options(settings.extra_options)
-    check_extra_options(extra, cons_cores)
-    node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
+    if workflow == "prepare_toil":
+        workers = plan_prepare_toil_workers(settings, genomes, region, cluster_type,
+                                            _positive(settings.node_storage, "node_storage"))
+        node_types, mins, maxes = workers["node_types"], workers["min_nodes"], workers["max_nodes"]
+        node_storage, cons_cores = workers["node_storage"], None
+    else:
+        node_types, mins, maxes, cons_cores = _plan_workers(settings, classes, region, cluster_type, warnings)
+        check_extra_options(extra, cons_cores)
+        node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
     local_bytes = sum(g["size_on_disk"] or 0 for g in genomes if g["kind"] == "local")
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
-    warnings += _sizing_warnings(genomes, normalize_node_types(settings.node_types) is None, settings.zone)
+    guide_types = workflow == "progressive" and normalize_node_types(settings.node_types) is None
+    warnings += _sizing_warnings(genomes, guide_types, settings.zone)
 
     run_dir = settings.leader_run_dir or (f"{settings.leader_dir.rstrip('/')}/runs/{jobstore_name}"
                                           if settings.leader_dir else f"/var/lib/toil/cactus/{jobstore_name}")
@@ -231,12 +248,16 @@ def build_plan(seqfile, measurements, settings):
         "launch_cluster_environment": launch_cluster_environment(settings.zone, governed),
         # For cactus on the leader: Toil tags the job store bucket it makes with TOIL_AWS_TAGS.
         "cactus_environment": {"TOIL_AWS_TAGS": json.dumps(tags, sort_keys=True)},
+        "workflow": workflow,
+        "workflow_why": workflow_why,
         "cactus_argv": cactus_argv(**cactus_kwargs),
         "cactus_restart_argv": cactus_argv(**cactus_kwargs, restart=True),
         "cost_per_hour": cost_ceiling(node_types, maxes, settings.leader_node_type,
                                       settings.on_demand_prices),
         "warnings": warnings,
     }
+    if workflow == "prepare_toil":
+        plan.update(prepare_toil_keys(plan, workers, extra, settings, paths))
     plan["summary"] = plan_summary(plan)
     return plan
 
@@ -388,9 +409,11 @@ def plan_summary(plan):
         f"cluster {plan['cluster_name']} ({plan['cluster_type']}) in {plan['zone']}: leader "
         f"{plan['leader_node_type']} {plan['leader_storage']} GB; "
         f"workers {types}, {plan['node_storage']} GB each",
-        f"job store {plan['jobstore']}; output {plan['output']}; consCores {plan['cons_cores']}",
+        f"job store {plan['jobstore']}; output {plan['output']}"
+        + (f"; consCores {plan['cons_cores']}" if plan["cons_cores"] is not None else ""),
         f"cost ceiling {money}",
     ]
+    lines[1:1] = plan.get("workflow_lines") or [f"workflow {plan['workflow']} ({plan['workflow_why']})"]
     account = governed_summary(plan["governed"]) if "governed" in plan else None
     if account:
         lines.append(account)

@@ -227,9 +227,20 @@ options:
     description: Known uncompressed sizes in bytes by genome name; these genomes are not measured.
     type: dict
     default: {}
+  workflow:
+    description:
+      - C(prepare_toil) runs C(cactus-prepare-toil), one Toil job per step (preprocess, blast, align per
+        subtree, halAppend), each sized to fit a node (Cactus's advice on Kubernetes).
+      - C(progressive) runs C(cactus) itself, autoscaling from the workflow (Cactus's AWS guide, Mesos,
+        hosts).
+      - C(auto) is C(prepare_toil) on Kubernetes and C(progressive) on Mesos and on inventory hosts.
+    type: str
+    choices: [auto, prepare_toil, progressive]
+    default: auto
   offline:
     description:
       - Do not touch the network. URL genomes are not measured (size null, sized as mammal).
+      - A prepare_toil plan then reads instance facts from Toil's table, not EC2's DescribeInstanceTypes.
       - On a host, s3 genomes are never measured (no AWS call); http(s) ones are unless offline.
     type: bool
     default: false
@@ -422,8 +433,31 @@ plan:
       description: AWS plans only. Environment of cactus on the leader (C(TOIL_AWS_TAGS), for the job
         store bucket).
       type: dict
+    workflow:
+      description: AWS plans only. C(prepare_toil) or C(progressive); workflow_why says why.
+      type: str
+    workflow_why:
+      description: AWS plans only. Why this workflow (chosen, or what C(auto) decided and why).
+      type: str
+    steps:
+      description: prepare_toil plans only. Per step (preprocess, blast, align, halAppend) the request of
+        one job (cores, memory and disk in bytes), why, and the node type that holds it.
+      type: dict
+    instance_facts:
+      description: prepare_toil plans only. vCPUs, memory, GPUs of each worker instance type and their source.
+      type: dict
+    hal:
+      description: prepare_toil plans only. Where the HAL is written (url, bucket, key, region) and whether
+        the run owns the bucket (owned, kept by teardown until the HAL is fetched and verified).
+      type: dict
+    extra_options_routes:
+      description: prepare_toil plans only. Where each option of cactus_extra_options went
+        (C(cactus-prepare-toil) or C(--cactusOptions)).
+      type: list
+      elements: dict
     cactus_argv:
-      description: C(cactus <jobStore> <seqFile> <output> ...) as a list, to run on the leader.
+      description: C(cactus <jobStore> <seqFile> <output> ...), or C(cactus-prepare-toil <jobStore>
+        <seqFile> --outHal ...), as a list, to run on the leader.
       type: list
       elements: str
     cactus_restart_argv:
@@ -498,6 +532,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import
     region_of,
     require_aws_settings,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toil import resolve_workflow
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_seqfile import parse_seqfile
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import (
     CLUSTER_TYPES,
@@ -509,6 +544,8 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     RUN_TAG_KEY,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import parse_node_type
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import wanted_instance_types
+from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import describe_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 
@@ -592,6 +629,7 @@ ARGUMENT_SPEC = dict(
     aws_ami=dict(type="str"),
     appliance_image=dict(type="str"),
     run_dir=dict(type="path", required=True),
+    workflow=dict(type="str", choices=["auto", "prepare_toil", "progressive"], default="auto"),
 )
 
 SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_name", "owner",
@@ -601,7 +639,8 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "leader_output", "log_file", "cactus_version", "target_host", "batch_system", "max_cores",
                  "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name", "vpc_subnet",
                  "use_private_ip", "instance_profile_arn", "extra_security_groups", "tags", "aws_ami",
-                 "appliance_image", "slurm_partition", "slurm_time", "slurm_args", "max_jobs", "slurm_facts")
+                 "appliance_image", "slurm_partition", "slurm_time", "slurm_args", "max_jobs", "slurm_facts",
+                 "workflow")
 # Empty values mean "from the plan" or "not used" (the roles' defaults: [], {}, 0, ""), as if not given.
 FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "leader_storage", "node_storage",
                  "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name",
@@ -632,6 +671,8 @@ def make_plan(params):
     measured = measure_genomes(seqfile, offline=params["offline"], region=region,
                                timeout=params["http_timeout"], known_sizes=params["genome_sizes"],
                                host_run=host_run)
+    if not host_run and not params["offline"]:
+        settings.instance_facts = _instance_facts(settings, region)
     plan = build_plan(seqfile, measured, settings)
     if params["lookup_prices"] and not host_run:
         plan = _with_prices(plan, seqfile, measured, settings, region)
@@ -640,6 +681,22 @@ def make_plan(params):
             if measured.get(genome["name"], {}).get(key):
                 genome[key] = measured[genome["name"]][key]
     return plan
+
+
+def _instance_facts(settings, region):
+    """vCPUs, memory and GPUs of the instance types a prepare_toil plan may use, from EC2
+    (DescribeInstanceTypes); None when the workflow is progressive or EC2 does not answer (the
+    planner then reads Toil's table, and says so in the plan's steps line)."""
+    workflow = resolve_workflow(settings.workflow, settings.cluster_type)[0]
+    if workflow != "prepare_toil":
+        return None
+    types = wanted_instance_types(settings.node_types, settings.spot_bid, settings.leader_node_type)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return describe_instance_types(region, types)
+    except (BotoCoreError, ClientError):  # Toil's table then, named in the plan
+        return None
 
 
 def _with_prices(plan, seqfile, measured, settings, region):

@@ -183,6 +183,12 @@ BAD = [
         "toil_max_nodes: 1 values for 2 node types",
     ),
     (
+        "step-fits-no-node-type",
+        {"toil_node_types": ["c5.xlarge:0.5"]},
+        {},
+        "toil_node_types: the preprocess step (small-size genomes) needs 4 vCPUs, 16 GiB memory",
+    ),
+    (
         "extra-options-unknown",
         {"cactus_extra_options": ["--rooot", "mr"]},
         {},
@@ -288,13 +294,14 @@ BAD = [
     # capacity: offerings, spot bids, the leader's disk
     (
         "node-type-not-offered-in-zone",
-        {"toil_zone": "us-west-2c", "toil_node_types": ["c5ad.xlarge"]},
+        # progressive: on prepare_toil the plan already refuses a type that holds no step
+        {"toil_zone": "us-west-2c", "toil_node_types": ["c5ad.xlarge"], "cactus_workflow": "progressive"},
         {},
         "toil_node_types: c5ad.xlarge (node type 'c5ad.xlarge') is not offered in zone us-west-2c",
     ),
     (
         "spot-bid-below-price",
-        {"toil_node_types": ["c5.xlarge:0.000001", "r5.xlarge"]},
+        {"toil_node_types": ["c5.xlarge:0.000001", "r5.xlarge"], "cactus_workflow": "progressive"},
         {},
         "toil_node_types: the spot bid $0.000001/hour of 'c5.xlarge:0.000001' is below the current spot "
         "price in us-west-2a (c5.xlarge $0.00001)",

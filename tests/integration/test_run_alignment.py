@@ -37,6 +37,17 @@ def reference_hal(cloud, release, tmp_path_factory):
     fetched = json.loads((project.run_dir / "fetched.json").read_text())
     assert fetched["sha256"] == _sha256(project.output)
     assert project.record()["state"] == "finished"
+    # The default path (Kubernetes): cactus-prepare-toil, its HAL through the run's bucket, checked by
+    # size and ETag; every step asked Toil for what the plan sized (the stand-in records the requests).
+    plan = project.plan()
+    assert plan["workflow"] == "prepare_toil" and project.record()["argv"][0].endswith("/cactus-prepare-toil")
+    assert fetched["source"] == plan["hal"]["url"] == "s3://e2e-ref-jobstore--hal/aligned.hal"
+    assert fetched["etag"] and int(fetched["size"]) == len(hal)
+    for step, request in plan["steps"].items():
+        asked = f"step\t{step}\t"
+        lines = [line for line in hal.decode().splitlines() if line.startswith(asked)]
+        assert lines and all(line.endswith(f"\tcores={request['cores']}\tmemory={request['memory']}"
+                                           f"\tdisk={request['disk']}") for line in lines), (step, lines)
     return {"project": project, "hal": hal, "verbose_output": out}
 
 
@@ -102,8 +113,8 @@ def test_full_run_then_rerun_changes_nothing_then_teardown(cloud, reference_hal)
     ec2.terminate_instances(InstanceIds=[other["Instances"][0]["InstanceId"]])
     ec2.delete_security_group(GroupId=group["GroupId"])
 
-    # Finished and fetched: teardown destroys exactly this cluster and leaves nothing behind.
-    result = project.play(playbook="teardown.yml")
+    # Finished and fetched: teardown destroys exactly this cluster and, asked to, the HAL's bucket.
+    result = project.play("-e", "toil_teardown_clean_output_bucket=true", playbook="teardown.yml")
     assert "Nothing of cluster e2e-ref is left." in result.stdout
     left = cloud.leftovers()
     assert left == {"instances": [], "security_groups": [], "iam_roles": [], "instance_profiles": [],
@@ -230,7 +241,7 @@ def _wait_for_aligned_genome(cloud, project, timeout=120):
 
     def some_aligned():
         out = cloud.appliance("sh", "-c", f"cat {log} 2>/dev/null", check=False).stdout
-        return "stand-in: aligned genome" in out
+        return "stand-in: aligned genome" in out or "stand-in: preprocessed genome" in out
 
     wait_until(some_aligned, timeout, "the first aligned genome", interval=0.5)
 
@@ -296,8 +307,11 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         _kill_alignment(cloud)
         workers = _add_workers(cloud, "e2e-kill")
         status = project.play("--tags", "status", "-e", json.dumps(PRICES))
-        assert "state: interrupted | " in status.stdout and " elapsed | jobs: " in status.stdout
-        assert "workers: 1 c5.4xlarge, 1 r5.large" in status.stdout, status.stdout[-3000:]
+        said = status.stdout
+        assert "state: interrupted | " in said and " elapsed | jobs: " in said
+        assert "workers: 1 c5.4xlarge, 1 r5.large" in said, said[-3000:]
+        # cactus-prepare-toil's steps, from toil status: the jobs each step has left.
+        assert "steps (jobs left): " in said and "halAppend 1" in said and "align " in said, said[-3000:]
         _check_spend_by_hand(cloud, project)
         cloud.client("ec2").terminate_instances(InstanceIds=workers)
 
@@ -466,7 +480,7 @@ def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_pa
         assert volumes and all(_tags(v.get("Tags")).items() >= expected_tags.items() for v in volumes)
         [group] = ec2.describe_security_groups(GroupNames=["e2e-gov"])["SecurityGroups"]
         assert _tags(group.get("Tags")).items() >= expected_tags.items()
-        for bucket in ("e2e-gov-inputs", "e2e-gov-jobstore--toil"):
+        for bucket in ("e2e-gov-inputs", "e2e-gov-jobstore--toil", "e2e-gov-jobstore--hal"):
             tags = _tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
             assert tags.items() >= expected_tags.items(), (bucket, tags)
         fetched = json.loads((project.run_dir / "fetched.json").read_text())
@@ -474,7 +488,8 @@ def test_governed_account_private_subnet_own_profile_tags(cloud, release, tmp_pa
         assert fetched["sha256"] == _sha256(project.output)
 
         # Teardown leaves the user's profile, role, group and VPC; nothing of the run is left.
-        result = project.play("-e", "toil_teardown_clean_jobstore=true", playbook="teardown.yml")
+        clean = ["-e", "toil_teardown_clean_jobstore=true", "-e", "toil_teardown_clean_output_bucket=true"]
+        result = project.play(*clean, playbook="teardown.yml")
         assert "Nothing of cluster e2e-gov is left." in result.stdout
         left = cloud.leftovers()
         assert left == {"instances": [], "security_groups": ["ops-baseline"],

@@ -75,10 +75,12 @@ def caterpillar_seqfile(count, prefix="g"):
 
 
 def plan_for(sizes, **overrides):
-    """A plan for genomes of the given sizes (bytes, or None for unknown)."""
+    """A plan for genomes of the given sizes (bytes, or None for unknown): the progressive workflow
+    (cactus itself, the seed guide's sizing) unless told; test_step_plan.py tests prepare_toil."""
     seqfile = caterpillar_seqfile(len(sizes))
     measurements = {f"g{i}": {"size": size} for i, size in enumerate(sizes)}
-    settings = dict(cluster_name="cactus-test", zone=ZONE, key_pair_name="my-key", output="s3://bucket/out.hal")
+    settings = dict(cluster_name="cactus-test", zone=ZONE, key_pair_name="my-key", output="s3://bucket/out.hal",
+                    workflow="progressive")
     settings.update(overrides)
     return build_plan(seqfile, measurements, PlanSettings(**settings))
 
@@ -446,7 +448,7 @@ AWS_PLAN_KEYS = {
     "leader_node_type", "leader_storage", "cons_cores", "output", "output_kind", "leader_run_dir",
     "leader_seqfile", "leader_seqfile_text", "leader_output", "log_file", "launch_cluster_argv",
     "launch_cluster_environment", "cactus_argv", "cactus_restart_argv", "cost_per_hour", "warnings",
-    "summary", "governed", "cactus_environment",
+    "summary", "governed", "cactus_environment", "workflow", "workflow_why",
 }
 
 
@@ -494,7 +496,7 @@ def test_leader_seqfile_keeps_urls_and_outgroups():
     text = "((a,b),c);\n*a a.fa\nb https://h/b.fa\nc s3://bkt/c.fa\nunused u.fa\n"
     seqfile = parse_seqfile_text(text, "/d/seq.txt")
     settings = PlanSettings(cluster_name="cx", zone=ZONE, key_pair_name="k", output="/tmp/o.hal",
-                            leader_run_dir="/opt/run")
+                            leader_run_dir="/opt/run", workflow="progressive")
     plan = build_plan(seqfile, {"a": {"size": MAMMAL}}, settings)
     assert plan["leader_seqfile_text"] == (
         "((a,b),c);\n*a\t/opt/run/genomes/a/a.fa\nb\thttps://h/b.fa\nc\ts3://bkt/c.fa\n")
@@ -1399,7 +1401,7 @@ def small_run(tmp_path, write_fasta):
                                   "*human\tfa/human.fa\nmouse fa/mouse\nrat  fa/rat.fa.gz\n")
     args = dict(seqfile=str(data / "seq.txt"), output=str(tmp_path / "out" / "run.hal"),
                 cluster_name="cactus-unit", zone=ZONE, key_pair_name="unit-key", offline=True,
-                run_dir=str(tmp_path / "runs" / "cactus-unit"),
+                run_dir=str(tmp_path / "runs" / "cactus-unit"), workflow="progressive",
                 on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
     return args
 

@@ -14,6 +14,9 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing impo
     LEADER_BASE_STORAGE_GB,
     default_node_types,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import (
+    default_node_types as prepare_toil_node_types,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import DEFAULT_MAX_AGENT_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +114,9 @@ def test_the_plans_own_defaults_are_the_ones_every_copy_names():
     assert max_jobs in options["cactus_max_jobs"]["description"]
     assert f"({max_jobs})" in rows["cactus_max_jobs"]
     pair = ", ".join(f'"{t}"' for t in default_node_types())
+    prepare_toil_pair = ", ".join(f'"{t}"' for t in prepare_toil_node_types(0.6))
     for where, text in texts.items():
+        assert f"[{prepare_toil_pair}]" in text, where
         assert f"({leader};" in text or f"`{leader}`" in text, where
         assert f"[{pair}]" in text, where
         assert f"0: {max_jobs}" in text or f"({max_jobs})" in text, where
