@@ -28,7 +28,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_steps impor
     size_steps,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import toil_table_facts
-from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError, hal_bucket
 
 # The default workers of a prepare_toil run: each must hold the mammal steps with headroom.
 # m5.12xlarge (48 vCPUs, 192 GiB) holds preprocess and blast (32 cores, 120 GiB), on the spot market
@@ -109,7 +109,7 @@ def hal_destination(plan, settings):
             "owned": False,
             "region": plan["region"],
         }
-    bucket = f"{plan['jobstore_name']}--hal"
+    bucket = hal_bucket(plan["jobstore_name"])
     key = safe_name(os.path.basename(settings.output) or "out.hal")
     return {
         "url": f"s3://{bucket}/{key}",

@@ -34,6 +34,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import 
     check_cluster_name,
     check_region_known,
     cluster_of_role,
+    hal_bucket,
     jobstore_bucket,
     names_conflict,
     zone_to_region,
@@ -345,6 +346,27 @@ def check_jobstore_bucket(jobstore_name, status, restart, this_run=False, region
             "the align step goes on with it"
         )
     return f"job store bucket '{bucket}' is free"
+
+
+def check_hal_bucket(jobstore_name, status, holds_objects, restart, this_run=False):
+    """The bucket a prepare_toil run writes its HAL to, <name>--hal (checked for every run, since the
+    workflow is planned later): it must not be another account's, and a fresh run must not overwrite
+    the HAL of an earlier run (teardown keeps that bucket until asked)."""
+    bucket = hal_bucket(jobstore_name)
+    if status == 403:
+        raise PreflightError(
+            "toil_jobstore_name",
+            f"bucket '{bucket}' (where a prepare_toil run writes its HAL) belongs to another AWS account",
+            "pick another toil_jobstore_name",
+        )
+    if status == 200 and holds_objects and not restart and not this_run:
+        raise PreflightError(
+            "toil_jobstore_name",
+            f"bucket '{bucket}' holds the HAL of an earlier run, which this run would overwrite",
+            f"fetch it (aws s3 sync s3://{bucket} .) and empty the bucket, or pick another "
+            "toil_jobstore_name",
+        )
+    return f"HAL bucket '{bucket}' " + ("exists" if status == 200 else "is free")
 
 
 def check_output_bucket(output, bucket, status):

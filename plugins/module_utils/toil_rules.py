@@ -24,6 +24,7 @@ PATTERN_CHARS = set("*?\\,")
 ZONE_RE = re.compile(r"^([a-z]{2}-[a-z]+-[1-9][0-9]*)([a-z])$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[1-9][0-9]*$")
 JOBSTORE_BUCKET_SUFFIX = "--toil"
+HAL_BUCKET_SUFFIX = "--hal"
 
 
 class CactusError(ValueError):
@@ -134,6 +135,11 @@ def cluster_of_role(role_name):
 def jobstore_bucket(jobstore_name):
     """The S3 bucket of Toil's AWS job store."""
     return f"{jobstore_name}{JOBSTORE_BUCKET_SUFFIX}"
+
+
+def hal_bucket(jobstore_name):
+    """The S3 bucket a prepare_toil run owns for its HAL (named after its job store)."""
+    return f"{jobstore_name}{HAL_BUCKET_SUFFIX}"
 
 
 def jobstore_locator(region, jobstore_name):

@@ -35,7 +35,8 @@ options:
         C(clusterName), IAM roles C(*_toil)) and refuses a name that is a hyphen-prefix of one of
         them or the reverse.
       - C(jobstore) checks that bucket C(<jobstore_name>--toil) is free, or that it exists when
-        O(restart) is true.
+        O(restart) is true; and that bucket C(<jobstore_name>--hal), where a prepare_toil run writes
+        its HAL, is not another account's nor holds an earlier run's HAL.
       - C(capacity) checks that every instance type is offered in the zone, that every spot bid is
         at least the current spot price there, and that the vCPU quotas hold the plan's maximum
         plus the leader; it also looks up on-demand prices.
@@ -311,6 +312,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     parse_routes,
     private_route_warnings,
     check_cluster_hazards,
+    check_hal_bucket,
     check_jobstore_bucket,
     check_leader_storage,
     check_names,
@@ -320,6 +322,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     existing_clusters,
     format_usd,
     is_standard_family,
+    hal_bucket,
     jobstore_bucket,
     parsed_node_types,
     vcpu_needs,
@@ -470,6 +473,17 @@ def run_clusters(module):
 # ---- jobstore ------------------------------------------------------------------------------------
 
 
+def _bucket_holds_objects(module, bucket):
+    """Whether a bucket of ours holds any object (a listing refused, e.g. from another region, says no:
+    the job store check has already judged that run)."""
+    try:
+        return module.client("s3").list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0) > 0
+    except ClientError:
+        return False
+    except BotoCoreError as error:
+        _aws_fail(module, error, f"list bucket {bucket}", "check the AWS credentials")
+
+
 def _bucket_status(module, bucket):
     """HTTP status of head_bucket: 200 (exists, ours), 403 (someone else's), 404 (none), or another."""
     try:
@@ -496,7 +510,10 @@ def run_jobstore(module):
         bool(p["recorded_jobstore"]) and p["recorded_jobstore"] == f"aws:{module.region}:{p['jobstore_name']}"
     )
     report = check_jobstore_bucket(p["jobstore_name"], status, p["restart"], this_run, module.region)
-    return {"msg": report, "bucket": bucket, "bucket_exists": status == 200}, []
+    hal_status = _bucket_status(module, hal_bucket(p["jobstore_name"]))
+    holds = hal_status == 200 and _bucket_holds_objects(module, hal_bucket(p["jobstore_name"]))
+    hal_report = check_hal_bucket(p["jobstore_name"], hal_status, holds, p["restart"], this_run)
+    return {"msg": f"{report}; {hal_report}", "bucket": bucket, "bucket_exists": status == 200}, []
 
 
 # ---- output --------------------------------------------------------------------------------------

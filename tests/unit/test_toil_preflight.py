@@ -22,6 +22,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     check_agent_keys,
     check_bids,
     check_cluster_hazards,
+    check_hal_bucket,
     check_jobstore_bucket,
     check_leader_storage,
     check_names,
@@ -265,6 +266,15 @@ def test_job_store_bucket_verdicts():
         True,
     )
     _raises("toil_jobstore_name", "S3 answered 500", check_jobstore_bucket, "js", 500, False)
+
+
+def test_hal_bucket_verdicts():
+    assert "'js--hal' is free" in check_hal_bucket("js", 404, False, restart=False)
+    assert "exists" in check_hal_bucket("js", 200, False, restart=False)
+    assert "exists" in check_hal_bucket("js", 200, True, restart=True)
+    assert "exists" in check_hal_bucket("js", 200, True, restart=False, this_run=True)
+    _raises("toil_jobstore_name", "belongs to another AWS account", check_hal_bucket, "js", 403, False, False)
+    _raises("toil_jobstore_name", "holds the HAL of an earlier run", check_hal_bucket, "js", 200, True, False)
 
 
 # ---- node types, bids, quotas --------------------------------------------------------------------
