@@ -655,12 +655,11 @@ def test_good_input_passes_and_writes_plan(runs):
     assert plan["cluster_name"] == GOOD and plan["zone"] == ZONE
     assert plan["jobstore"] == f"aws:us-west-2:{GOOD}-jobstore"
     assert [g["name"] for g in plan["genomes"]] == ["a", "b", "c"]
-    assert plan["cactus_argv"][:4] == [
-        "cactus",
-        plan["jobstore"],
-        plan["leader_seqfile"],
-        "s3://pf-outputs/good.hal",
-    ]
+    # Kubernetes (the default cluster type): cactus-prepare-toil, writing the HAL to the s3:// output.
+    argv = plan["cactus_argv"]
+    assert plan["workflow"] == "prepare_toil"
+    assert argv[:3] == ["cactus-prepare-toil", plan["jobstore"], plan["leader_seqfile"]]
+    assert argv[argv.index("--outHal") + 1] == "s3://pf-outputs/good.hal"
     for line in (
         "AWS account 123456789012 as arn:aws:sts::123456789012:user/moto",
         f"ssh-agent: 1 key(s); holds the key of '{KEY_PAIR}'",
