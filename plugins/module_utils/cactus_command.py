@@ -106,17 +106,25 @@ def _refuse_option(token, problem, fix):
 
 
 @lru_cache(maxsize=1)
-def cactus_option_table():
-    """{option string: (nargs, choices)} of the pinned Cactus's `cactus` parser: Toil's workflow
-    options from Toil's own parser (the one Cactus builds on), and Cactus's own from the data in
-    cactus_options (read from its release's source)."""
-    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import CACTUS_OPTIONS
+def toil_option_table():
+    """{option string: (nargs, choices)} of Toil's workflow parser, which Cactus's programs build on."""
     from toil.job import Job
 
     table = {}
     for action in Job.Runner.getDefaultArgumentParser()._actions:
         for option in action.option_strings:
             table[option] = (action.nargs, action.choices)
+    return table
+
+
+@lru_cache(maxsize=1)
+def cactus_option_table():
+    """{option string: (nargs, choices)} of the pinned Cactus's `cactus` parser: Toil's workflow
+    options from Toil's own parser (the one Cactus builds on), and Cactus's own from the data in
+    cactus_options (read from its release's source)."""
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import CACTUS_OPTIONS
+
+    table = dict(toil_option_table())
     for option, spec in CACTUS_OPTIONS.items():
         table[option] = (spec["nargs"], spec.get("choices"))
     return table

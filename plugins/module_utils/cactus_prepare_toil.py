@@ -24,6 +24,7 @@ from functools import lru_cache
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import (
     _check_metrics_value,
     check_extra_option_names,
+    toil_option_table,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
@@ -150,12 +151,7 @@ def resolve_workflow(requested, cluster_type=None, host_batch_system=None):
 @lru_cache(maxsize=1)
 def top_level_table():
     """{option: (nargs, choices)} of cactus-prepare-toil's parser: Toil 9.4.1's, then its own."""
-    from toil.job import Job
-
-    table = {}
-    for action in Job.Runner.getDefaultArgumentParser()._actions:
-        for option in action.option_strings:
-            table[option] = (action.nargs, action.choices)
+    table = dict(toil_option_table())
     table.update(PREPARE_TOIL_OPTIONS)
     return table
 
