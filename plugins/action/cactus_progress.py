@@ -13,7 +13,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.genomics.cactus.plugins.filter.cactus_run import cactus_run_elapsed, cactus_run_state
-from ansible_collections.genomics.cactus.plugins.module_utils import cactus_progress, cactus_spend, toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils import (
+    cactus_progress,
+    cactus_sampler,
+    cactus_spend,
+    toil_aws,
+)
 
 display = Display()
 
@@ -40,6 +45,7 @@ class ActionModule(ActionBase):
             "volume_price_gb_month": {"type": "float", "default": 0.0},
             "ceiling": {"type": "float"},
             "run_dir": {"type": "str", "default": ""},
+            "spot_types": {"type": "list", "elements": "str", "default": []},
         })[1]  # fmt: skip
         self._prices = {"on-demand": dict(args["on_demand_prices"]), "spot": dict(args["spot_prices"])}
         self._looked_up, self._warned = set(), False
@@ -131,18 +137,24 @@ class ActionModule(ActionBase):
                     last_seen[iid] = seen["last_seen"]
         for instance in instances:
             running = (instance.get("State") or {}).get("Name") in ("pending", "running")
-            keep = {k: instance.get(k) for k in ("InstanceId", "InstanceType", "InstanceLifecycle")}
+            keep = {k: instance.get(k) for k in ("InstanceId", "InstanceType", "InstanceLifecycle",
+                                                 "PrivateIpAddress")}
             keep["LaunchTime"] = cactus_spend._utc(instance["LaunchTime"]).isoformat()
             known[instance["InstanceId"]] = {**keep, "State": instance.get("State")}
             if running:
                 last_seen[instance["InstanceId"]] = now.isoformat(timespec="seconds")
+        samples_file = os.path.join(args["run_dir"], "samples.jsonl") if args["run_dir"] else ""
+        if samples_file and os.path.exists(samples_file):  # the leader's sampler, brought home
+            with open(samples_file) as f:
+                seen = cactus_sampler.last_seen_by_address(cactus_sampler.read_samples(f.read()))
+            cactus_spend.with_samples(known, last_seen, seen, args["spot_types"])
         spent = cactus_spend.spend(list(known.values()), volumes, self._prices, now, last_seen,
                                    args["volume_price_gb_month"] or None)  # fmt: skip
         if state_file:
             os.makedirs(args["run_dir"], exist_ok=True)
             saved = {iid: {"instance": {k: v for k, v in i.items() if k != "State"},
                            "last_seen": last_seen[iid]}
-                     for iid, i in known.items() if iid in last_seen}  # fmt: skip
+                     for iid, i in known.items() if iid in last_seen and not iid.startswith("sampled:")}  # fmt: skip
             with open(state_file, "w") as f:
                 json.dump({"instances": saved}, f, indent=1)
             point = {"at": spent["at"], "total": spent["total"], "rate": spent["rate"],

@@ -62,10 +62,8 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     DEFAULT_CLUSTER_TYPE,
     DEFAULT_HOST_BATCH_SYSTEM,
     DEFAULT_LEADER_NODE_TYPE,
-    DEFAULT_ON_DEMAND_TYPE,
     DEFAULT_RETRY_COUNT,
     DEFAULT_SPOT_BID,
-    DEFAULT_SPOT_TYPE,
     RUN_TAG_KEY,
     VARS,
 )
@@ -200,8 +198,7 @@ def build_plan(seqfile, measurements, settings):
         node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
     local_bytes = sum(g["size_on_disk"] or 0 for g in genomes if g["kind"] == "local")
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
-    guide_types = workflow == "progressive" and normalize_node_types(settings.node_types) is None
-    warnings += _sizing_warnings(genomes, guide_types, settings.zone)
+    warnings += _sizing_warnings(genomes)
 
     run_dir = settings.leader_run_dir or (f"{settings.leader_dir.rstrip('/')}/runs/{jobstore_name}"
                                           if settings.leader_dir else f"/var/lib/toil/cactus/{jobstore_name}")
@@ -349,15 +346,13 @@ def _genome_entries(seqfile, measurements):
     return entries
 
 
-def _sizing_warnings(genomes, default_types, zone):
+def _sizing_warnings(genomes):
     warnings = []
     unknown = [g["name"] for g in genomes if g["size"] is None]
     if unknown:
         warnings.append(f"size unknown for {len(unknown)} genome(s) ({', '.join(unknown[:5])}"
                         f"{', ...' if len(unknown) > 5 else ''}): sized as mammal-size")
-    if default_types:
-        warnings.append(f"the default node types {DEFAULT_SPOT_TYPE} and {DEFAULT_ON_DEMAND_TYPE} are "
-                        f"previous-generation: check that {zone} still offers them")
+    # The default node types' age is no warning: pre-flight checks that the zone offers every type.
     return warnings
 
 

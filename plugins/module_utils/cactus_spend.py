@@ -83,3 +83,23 @@ def spend_text(result: dict) -> str:
 def over_ceiling(result: dict, ceiling) -> bool:
     """The hourly rate passes the plan's ceiling (None: the plan has no full ceiling, nothing to compare)."""
     return ceiling is not None and result["rate"] > float(ceiling) + 1e-9
+
+
+def with_samples(known: dict, last_seen: dict, seen: dict, spot_types=()) -> None:
+    """Fold what the leader's sampler saw into the instances the controller's looks know (in place).
+
+    known: {instance id: EC2 instance}; last_seen: {instance id: ISO time}; seen: {private address: {type,
+    first, last}} (cactus_sampler.last_seen_by_address). An instance a sample saw is last seen at the later
+    of the two; a worker only the samples saw (started and gone while the controller was offline, and
+    forgotten by EC2) counts from its first sample to its last, spot when its type is one of spot_types."""
+    by_address = {i.get("PrivateIpAddress"): iid for iid, i in known.items() if i.get("PrivateIpAddress")}
+    for address, entry in seen.items():
+        iid = by_address.get(address)
+        if iid is None:
+            iid = f"sampled:{address}"
+            known[iid] = {"InstanceId": iid, "InstanceType": entry["type"], "LaunchTime": entry["first"],
+                          "State": {"Name": "gone"}}  # fmt: skip
+            if entry["type"] in spot_types:
+                known[iid]["InstanceLifecycle"] = "spot"
+        times = [t for t in (last_seen.get(iid), entry["last"]) if t]
+        last_seen[iid] = max(times, key=_utc)

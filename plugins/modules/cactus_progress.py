@@ -79,9 +79,17 @@ options:
         point (time, total, rate, workers by type) to C(spend.jsonl), the run's time series.
     type: str
     default: ""
+  spot_types:
+    description:
+      - Instance types the plan runs on spot; a worker only the leader's sampler saw (C(samples.jsonl) in
+        O(run_dir)) is priced as spot when its type is one of these.
+    type: list
+    elements: str
+    default: []
 notes:
   - "Spend: each instance of the cluster (its security group, as Toil finds it), from its EC2 launch time to
-    now, or to the last look that saw it running; priced by type and lifecycle (spot or on demand); types
+    now, or to the last time a look or the leader's sampler (C(samples.jsonl), brought home by status and
+    fetch) saw it; priced by type and lifecycle (spot or on demand); types
     without a price are named in the line and left out of the total, never guessed."
 """
 
