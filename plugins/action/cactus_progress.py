@@ -154,7 +154,8 @@ class ActionModule(ActionBase):
             os.makedirs(args["run_dir"], exist_ok=True)
             saved = {iid: {"instance": {k: v for k, v in i.items() if k != "State"},
                            "last_seen": last_seen[iid]}
-                     for iid, i in known.items() if iid in last_seen and not iid.startswith("sampled:")}  # fmt: skip
+                     for iid, i in known.items()
+                     if iid in last_seen and not iid.startswith("sampled:")}  # fmt: skip
             with open(state_file, "w") as f:
                 json.dump({"instances": saved}, f, indent=1)
             point = {"at": spent["at"], "total": spent["total"], "rate": spent["rate"],

@@ -146,7 +146,9 @@ def look_at_nodes(cluster_type: str, node_types: list[dict]) -> dict | None:
 
 def sample(counter: LogCounter, cluster_type: str, node_types: list[dict]) -> dict:
     nodes = look_at_nodes(cluster_type, node_types)
-    return {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    # timezone.utc, not datetime.UTC: the leader's Python may be older than 3.11
+    now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
+    return {"at": now.isoformat(timespec="seconds"),
             "jobs": counter.counts(), "nodes": None if nodes is None else by_type(nodes),
             "addresses": nodes}  # fmt: skip
 
@@ -216,7 +218,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=int, default=300)
     parser.add_argument("--cluster-type", default="", help="kubernetes, mesos, or empty (no nodes)")
     parser.add_argument("--node-types", default="{}",
-                        help="JSON {node_types, instance_facts} from the plan (Mesos agents are matched to them)")
+                        help="JSON {node_types, instance_facts} of the plan (to match Mesos agents)")
     args = parser.parse_args(argv)
     table = node_table(json.loads(args.node_types))
     run(args.out, args.log, args.pid, args.interval, args.cluster_type, table)

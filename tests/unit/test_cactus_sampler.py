@@ -68,7 +68,7 @@ def test_the_script_samples_then_stops_when_its_process_ends(tmp_path):
     """As run-cactus.sh starts it: a plain script beside cactus_progress.py, watching a process."""
     here = os.path.dirname(s.__file__)
     for name in ("cactus_sampler.py", "cactus_progress.py"):
-        (tmp_path / name).write_text(open(os.path.join(here, name)).read())
+        (tmp_path / name).write_bytes(open(os.path.join(here, name), "rb").read())  # noqa: SIM115
     log, out = tmp_path / "cactus.log", tmp_path / "samples.jsonl"
     log.write_text("Issued job 'a'\n")
     watched = subprocess.Popen(["sleep", "3"])
