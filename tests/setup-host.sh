@@ -2,7 +2,8 @@
 # Prepare this machine for the test bed; safe to re-run (each step is skipped when already done).
 #  1. Debian packages the local test cloud needs (sshd, rsync, podman, runc, debootstrap, ...), and
 #     Slurm (slurm-wlm: slurmctld, slurmd, clients) with munge for the Slurm bed (tests/cloud/slurmbed.py),
-#     installed without starting any service: the bed starts its own daemons.
+#     installed without starting any service: the bed starts its own daemons; and chromium, which renders
+#     report.html headless in tests/unit/test_cactus_report.py.
 #  2. The test appliance image, cached in $CACTUS_TEST_CACHE (default ~/.cache/cactus-aws-tests):
 #     a Debian rootfs standing in for Toil's appliance (Python 3, git, rsync, and the controller's
 #     Toil in the system site-packages, as quay.io/ucsc_cgl/toil has), plus an offline apt repository
@@ -16,7 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${CACTUS_TEST_CACHE:-$HOME/.cache/cactus-aws-tests}
 packages=(openssh-server openssh-client rsync podman runc debootstrap iproute2 apt-utils sudo procps tmux
-    python3-venv slurm-wlm munge util-linux)
+    python3-venv slurm-wlm munge util-linux chromium)
 
 missing=()
 for p in "${packages[@]}"; do

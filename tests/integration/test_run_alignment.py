@@ -43,6 +43,9 @@ def reference_hal(cloud, release, tmp_path_factory):
     assert plan["workflow"] == "prepare_toil" and project.record()["argv"][0].endswith("/cactus-prepare-toil")
     assert fetched["source"] == plan["hal"]["url"] == "s3://e2e-ref-jobstore--hal/aligned.hal"
     assert fetched["etag"] and int(fetched["size"]) == len(hal)
+    # the run report, written at fetch: facts and checksums, its plots inline
+    report = (project.run_dir / "report.html").read_text()
+    assert fetched["sha256"] in report and "<svg" in report and "//" not in report.split("<svg")[0]
     for step, request in plan["steps"].items():
         asked = f"step\t{step}\t"
         lines = [line for line in hal.decode().splitlines() if line.startswith(asked)]
@@ -292,9 +295,23 @@ def _check_spend_by_hand(cloud, project):
     assert point["nodes"] == {"c5.4xlarge": 1, "r5.large": 1}
 
 
+def _check_samples_and_report(cloud, project):
+    """The leader's sampler recorded Toil's jobs while the run went on, stopped with the killed run, and
+    status brought its samples home into report.html (its plots inline)."""
+    samples = [json.loads(line) for line in (project.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) >= 3 and all(p["at"] and "jobs" in p for p in samples), samples
+    assert samples[-1]["jobs"]["issued"] >= 1 and samples[-1]["nodes"] is None  # the bed has no Kubernetes
+    left = cloud.appliance("sh", "-c", "pgrep -f '[c]actus_sampler.py' || true").stdout.strip()
+    assert not left, f"the sampler outlived its run: {left}"
+    page = (project.run_dir / "report.html").read_text()
+    assert page.count("<svg") == 3 and "e2e-kill" in page, page[:2000]
+
+
 def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_hal, tmp_path):
     # Paced (seconds per genome job): the run must still be going during the checks below on a busy machine.
-    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False}
+    # The sampler on the leader every 2 s: a few samples before the kill.
+    paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False,
+             "cactus_sample_interval": 2}  # fmt: skip
     project = _fresh_project(cloud, release, tmp_path, "e2e-kill", **paced)
     try:
         project.play()
@@ -313,6 +330,7 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         # cactus-prepare-toil's steps, from toil status: the jobs each step has left.
         assert "steps (jobs left): " in said and "halAppend 1" in said and "align " in said, said[-3000:]
         _check_spend_by_hand(cloud, project)
+        _check_samples_and_report(cloud, project)
         cloud.client("ec2").terminate_instances(InstanceIds=workers)
 
         # A plain re-run must not start over on the existing job store: it points to restart.
