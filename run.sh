@@ -8,8 +8,6 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$top"
 scripts/setup.sh
 export PATH="$top/.venv/bin:$PATH"
-# cryptography >= 46 warns, on every start, about a DSA import inside ansible-core: not the user's concern.
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore:DSA is deprecated}"
 playbook=run_alignment.yml
 case "${1:-}" in *.yml|*.yaml) playbook=$1; shift ;; esac
 exec .venv/bin/ansible-playbook "$playbook" "$@"

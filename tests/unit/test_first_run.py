@@ -53,6 +53,7 @@ def test_playbook_with_a_profile_that_does_not_exist(no_account):
     assert code != 0
     assert len(lines) <= 8, output
     assert "profile 'nope' is not defined" in output and "aws configure --profile nope" in output, output
+    assert "Warning" not in output, output  # cryptography pinned below the DSA deprecation (requirements.txt)
 
 
 @pytest.mark.parametrize("option", ["--list-tags", "--list-tasks", "--syntax-check"])
@@ -68,3 +69,18 @@ def test_inventory_alone_still_fails_on_it(no_account):
     """ansible-inventory has no playbook to stop on the deferred error: the inventory fails as before."""
     code, output, _ = _run(["ansible-inventory", "--graph"], no_account)
     assert code != 0 and "AWS credentials: none found" in output, output
+
+
+def test_the_ops_team_example_reads_like_the_project():
+    """examples/ops-team/ansible.cfg has the root's display and inventory settings: the compact callback,
+    and a failed AWS look-up as one short message (defer_errors), not 40 lines from every plugin."""
+    import configparser
+
+    root, ops = configparser.ConfigParser(), configparser.ConfigParser()
+    root.read(TOP / "ansible.cfg")
+    ops.read(TOP / "examples" / "ops-team" / "ansible.cfg")
+    for section, key in [("defaults", "stdout_callback"), ("defaults", "callback_result_format"),
+                         ("defaults", "localhost_warning"), ("defaults", "interpreter_python"),
+                         ("inventory", "any_unparsed_is_failed"), ("inventory", "host_pattern_mismatch"),
+                         ("toil_cluster_inventory", "defer_errors")]:  # fmt: skip
+        assert ops.get(section, key, fallback=None) == root.get(section, key), (section, key)
