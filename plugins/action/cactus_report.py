@@ -15,6 +15,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self.validate_argument_spec(argument_spec={"run_dir": {"type": "path", "required": True}})[1]
+        if self._task.check_mode:  # --check writes nothing
+            result.update(skipped=True, msg="report.html is not written in check mode", changed=False)
+            return result
         versions = {"Toil (controller)": _version("toil"), "ansible-core": ansible_core_version}
         written = cactus_report.write(args["run_dir"], versions)
         # A view of the run's records (like spend.jsonl, refreshed by each look): not a change to the run.

@@ -12,6 +12,7 @@ description:
     run's facts - plan, command, versions, timings, checksums of the inputs and the output.
   - Without matplotlib the page says so and still holds the facts.
   - Never reports a change - the page is a view of the run's records, rewritten only when they changed.
+  - Writes nothing in check mode.
 version_added: "1.0.0"
 author:
   - cactus-aws maintainers (@cactus-aws)
