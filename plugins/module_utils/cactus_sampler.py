@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 try:
     from ansible_collections.genomics.cactus.plugins.module_utils.cactus_progress import job_counts
@@ -66,7 +66,7 @@ def node_table(plan_nodes: dict) -> list[dict]:
     facts = plan_nodes.get("instance_facts") or {}
     table = []
     for spec in plan_nodes.get("node_types") or []:
-        kind = str(spec).split(":")[0]
+        kind = str(spec).split(":", maxsplit=1)[0]
         fact = facts.get(kind) or {}
         table.append({"type": kind, "vcpus": fact.get("vcpus"), "memory": fact.get("memory"),
                       "preemptible": ":" in str(spec)})  # fmt: skip
@@ -137,8 +137,12 @@ def look_at_nodes(cluster_type: str, node_types: list[dict]) -> dict | None:
                 host = get_public_ip()
             except ImportError:
                 host = "127.0.0.1"
-            with urllib.request.urlopen(f"http://{host}:5050/slaves", timeout=30) as answer:  # noqa: S310
-                return mesos_nodes(json.load(answer), node_types)
+            master = http.client.HTTPConnection(host, 5050, timeout=30)  # the leader's own Mesos master
+            try:
+                master.request("GET", "/slaves")
+                return mesos_nodes(json.load(master.getresponse()), node_types)
+            finally:
+                master.close()
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
     return None
@@ -226,4 +230,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
