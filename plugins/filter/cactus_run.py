@@ -85,7 +85,8 @@ def _act(action, message):
 
 def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="", target_host="",
                        leader_address="", host_run=False, inventory_sources=(), target_hosts="",
-                       failure=None, changed_inputs=(), fetched=None, torn_down=False, spent=None):
+                       failure=None, changed_inputs=(), fetched=None, torn_down=False, spent=None,
+                       report=""):
     """The lines every run ends with: where things are, what state the run is in, what to do next.
 
     plan: the plan (plan.json); record: the run record (run.json), {} before the start; state: the
@@ -95,7 +96,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
     before a fetch. A host run is found again with the same inventory and target, so its next commands
     carry them. The next steps follow the state: no restart after a success, no fetch once this run's
     HAL was fetched and verified; torn_down (cactus_teardown_after_fetch did it): nothing left to do;
-    spent: the last point of the run's spend series (spend.jsonl), None before any look.
+    spent: the last point of the run's spend series (spend.jsonl), None before any look; report: the path
+    of the run report (report.html), "" before there is one.
     """
     record = record or {}
     state = state or record.get("state") or "not started"
@@ -129,6 +131,8 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
         if spent:
             lines.append(f"spent:     ${spent['total']:.2f} by {spent['at']} (then ${spent['rate']:.2f}/hour"
                          + (", still billing until torn down)" if not torn_down else ")"))
+    if report:
+        lines.append(f"report:    {report}")
     if torn_down:
         return lines
     for tag in ("status", "restart", "fetch"):

@@ -81,6 +81,10 @@ def test_summary_of_a_cluster_run():
                                           leader_address="203.0.113.9")
     assert "leader:    203.0.113.9" in lines and f"command:   /v/bin/cactus {JS} --restart" in lines
     assert "state:     running" in lines and "cost:      at most $2.00/hour" in lines
+    # the run report, once fetch or status wrote it
+    lines = cactus_run.cactus_run_summary(PLAN, record, "finished", cluster_name="run", zone="z",
+                                          report="runs/run/report.html")
+    assert "report:    runs/run/report.html" in lines
 
 
 def test_summary_of_a_host_run_names_the_inventory_and_target():
