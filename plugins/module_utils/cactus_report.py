@@ -10,6 +10,7 @@ import datetime
 import html
 import io
 import json
+import logging
 import os
 
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sampler import read_samples
@@ -72,6 +73,8 @@ def series(records: dict) -> dict:
 
 def _svg(draw) -> str:
     """One figure drawn by draw(axes) as inline SVG text (text as paths: no font to load)."""
+    # "Matplotlib is building the font cache" (a first run) is no news for the person reading the run.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
 
     matplotlib.use("Agg")
