@@ -12,6 +12,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     DEFAULT_RETRY_COUNT,
     VARS,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.option_walk import walk_options
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 # --nodeTypes is an "extend" option in Toil: a second copy would add node types, not replace them.
@@ -133,58 +134,23 @@ def cactus_option_table():
 def check_extra_option_names(extra):
     """Every token of `extra` is an option of the pinned Cactus (or an unambiguous prefix of one, which
     argparse accepts) or that option's value: what cactus would refuse on the leader fails here."""
-    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import (
-        CACTUS_OPTIONS_VERSION as version,
-    )
+    return walk_options(list(extra), cactus_option_table(), VARS["extra_options"], cactus_program(),
+                        unknown_cactus_option)
 
+
+def cactus_program():
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import CACTUS_OPTIONS_VERSION
+
+    return f"cactus {CACTUS_OPTIONS_VERSION}"
+
+
+def unknown_cactus_option(name):
+    """Refuse `name`, which neither Cactus nor Toil knows, with the closest option if there is one."""
     table = cactus_option_table()
-    longs = sorted(o for o in table if o.startswith("--"))
-    tokens = list(extra)
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        index += 1
-        if not token.startswith("-") or token in ("-", "--"):
-            raise CactusError(VARS["extra_options"], f"'{token}' is neither a cactus option nor an option's "
-                              "value (cactus would stop: unrecognized arguments)",
-                              "give options with their values, e.g. ['--root', 'mr']")
-        name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
-        if not token.startswith("--") and len(token) > 2:
-            attached = token[2:]
-        option = _find_option(name, longs, table, version)
-        nargs, choices = table[option]
-        values = [attached] if attached is not None else []
-        if attached is None and nargs is None:
-            if index >= len(tokens):
-                raise CactusError(VARS["extra_options"], f"'{token}' needs a value", f"write {option} VALUE")
-            values, index = [tokens[index]], index + 1
-        elif attached is None and nargs in ("?", "*", "+"):
-            while index < len(tokens) and not tokens[index].startswith("-"):
-                values.append(tokens[index])
-                index += 1
-                if nargs == "?":
-                    break
-        for value in values:
-            if choices and all(isinstance(c, str) for c in choices) and value not in choices:
-                allowed = ", ".join(choices)
-                raise CactusError(VARS["extra_options"], f"{option} '{value}' is not one of {allowed} "
-                                  f"(cactus {version})", f"use one of: {allowed}")
-
-
-def _find_option(name, longs, table, version):
-    if name in table:
-        return name
-    if name.startswith("--"):
-        matches = [o for o in longs if o.startswith(name)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise CactusError(VARS["extra_options"],
-                              f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
-                              "write the whole option name")
-    close = get_close_matches(name, longs if name.startswith("--") else list(table), 1, 0.6)
+    candidates = [o for o in table if o.startswith("--")] if name.startswith("--") else list(table)
+    close = get_close_matches(name, sorted(candidates), 1, 0.6)
     fix = f"did you mean {close[0]}?" if close else "see cactus --help of that release"
-    raise CactusError(VARS["extra_options"], f"'{name}' is not an option of cactus {version} (its own "
+    raise CactusError(VARS["extra_options"], f"'{name}' is not an option of {cactus_program()} (its own "
                       "options and Toil 9.4.1's)", fix)
 
 
