@@ -635,8 +635,8 @@ def run_capacity(module):
             warnings.append(str(error))
     if needs["unchecked"]:
         warnings.append(
-            f"{', '.join(needs['unchecked'])} are outside the Standard and the G and VT vCPU quotas: check their "
-            "family's quota yourself"
+            f"{', '.join(needs['unchecked'])} are outside the Standard and the G and VT vCPU quotas: "
+            "check their family's quota yourself"
         )
     bids = ", ".join(f"{t} ${format_usd(v)}" for t, v in sorted(spot_prices.items())) or "no spot node types"
     msg = (

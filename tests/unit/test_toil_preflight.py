@@ -15,8 +15,11 @@ from pathlib import Path
 import boto3
 import pytest
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
+    QUOTA_ON_DEMAND_GPU,
     QUOTA_ON_DEMAND_STANDARD,
+    QUOTA_SPOT_GPU,
     QUOTA_SPOT_STANDARD,
+    QUOTAS,
     PreflightError,
     agent_key_fingerprints,
     check_agent_keys,
@@ -28,15 +31,12 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     check_names,
     check_offered,
     check_quota,
-    quota_kind,
-    QUOTAS,
-    QUOTA_ON_DEMAND_GPU,
-    QUOTA_SPOT_GPU,
     ec2_fingerprint_kind,
     existing_clusters,
     is_standard_family,
     parse_agent_keys,
     parsed_node_types,
+    quota_kind,
     vcpu_needs,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import zone_to_region as zone_region
