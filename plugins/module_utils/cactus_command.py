@@ -24,6 +24,7 @@ PLANNED_OPTIONS = {
     "--defaultPreemptable": "toil_node_types (a ':bid' makes it)",
     "--defaultPreemptible": "toil_node_types (a ':bid' makes it)",
     "--restart": "the plan's cactus_restart_argv",
+    "--gpu": VARS["gpu"],
 }
 SHORT_PLANNED_OPTIONS = {"-p": "toil_cluster_type"}
 # On a host: the options the host plan writes, and the cluster options that mean nothing there.
@@ -32,6 +33,7 @@ HOST_PLANNED_OPTIONS = {
     "--batchSystem": VARS["batch_system"], "--maxCores": VARS["max_cores"],
     "--maxMemory": VARS["max_memory"], "--consCores": VARS["cons_cores"],
     "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
+    "--gpu": VARS["gpu"],
 }
 # On a Slurm login node, also what the plan writes from Cactus's advice (doc/progressive.md, "Running
 # on a cluster"); --slurmArgs carries the run's job comment, the user's own sbatch flags go through
@@ -195,7 +197,7 @@ def launch_cluster_argv(*, cluster_name, zone, key_pair_name, leader_node_type, 
 
 def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_nodes, max_nodes,
                 node_storage, cons_cores, log_file, retry_count=DEFAULT_RETRY_COUNT,
-                extra_options=(), restart=False):
+                extra_options=(), restart=False, gpu=0):
     """The cactus command for the leader: job store FIRST, then seqFile and output.
 
     Never `--metrics <jobstore>` (a boolean since Toil 6). `--defaultPreemptable` whenever a node
@@ -212,6 +214,8 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
     if any(":" in node_type for node_type in node_types):
         argv.append("--defaultPreemptable")
     argv += ["--consCores", str(cons_cores), "--retryCount", str(retry_count), "--logFile", log_file]
+    if gpu:  # an exact count: Cactus needs one off single_machine (cactus_gpu)
+        argv += ["--gpu", str(gpu)]
     argv += list(extra_options)
     if restart:
         argv.append("--restart")
@@ -219,7 +223,8 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
 
 
 def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_memory, cons_cores,
-                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None):
+                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None,
+                     gpu=0):
     """The cactus command for a host run: a file job store, no provisioner, no node types.
 
     --maxCores/--maxMemory/--consCores only when given (single_machine: Cactus then takes the
@@ -236,6 +241,8 @@ def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_
     argv += ["--logFile", log_file]
     if slurm:
         argv += _slurm_options(slurm)
+    if gpu:
+        argv += ["--gpu", str(gpu)]
     argv += list(extra_options)
     if restart:
         argv.append("--restart")

@@ -43,6 +43,7 @@ VARS = {
     "slurm_args": "cactus_slurm_args",
     "max_jobs": "cactus_max_jobs",
     "staging_url": "cactus_transfer_s3_url",
+    "gpu": "cactus_gpu",
 }
 
 # ---- Defaults -----------------------------------------------------------------------------------
@@ -58,6 +59,8 @@ DEFAULT_LEADER_NODE_TYPE = "m5.large"
 # Toil 9.4.1 defaults --retryCount to 1, so Cactus's "retryCount = 5 off single_machine" (which
 # only fires when the value is None) never happens: ask for it explicitly.
 DEFAULT_RETRY_COUNT = 5
+# cactus_gpu: GPUs per blast job (cactus --gpu N, KegAlign); 0 runs lastz on CPUs, as Cactus does.
+DEFAULT_GPU = 0
 RUN_TAG_KEY = "cactus-run"
 CLUSTER_TYPES = ("kubernetes", "mesos")
 DEFAULT_CLUSTER_TYPE = "kubernetes"  # supported by Toil; Mesos is deprecated there
