@@ -134,7 +134,7 @@ class PlanSettings:
     node_types: list | str | None = None  # default: the seed pair with spot_bid
     min_nodes: list | str | None = None
     max_nodes: list | str | None = None
-    spot_bid: float = DEFAULT_SPOT_BID
+    spot_bid: float = DEFAULT_SPOT_BID  # 0: the default spot type's on-demand price (default_spot_bid)
     leader_node_type: str = DEFAULT_LEADER_NODE_TYPE
     leader_storage: int | None = None  # default: default_leader_storage()
     node_storage: int | None = None  # default: by the largest size class
@@ -322,7 +322,8 @@ def _plan_names(settings):
 
 def _plan_workers(settings, classes, region, cluster_type, warnings):
     """Node types, their min/max counts and --consCores, from the settings or the seed table."""
-    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
+    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid,
+                                                                                 settings.on_demand_prices)
     parsed = [parse_node_type(spec) for spec in node_types]
     check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
     mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)

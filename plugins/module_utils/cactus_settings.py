@@ -52,7 +52,8 @@ VARS = {
 # fails when a copy (role defaults, argument specs, README, module options) drifts from it.
 DEFAULT_SPOT_TYPE = "c4.8xlarge"  # seed guide: spot, for most jobs
 DEFAULT_ON_DEMAND_TYPE = "r3.8xlarge"  # seed guide's table: on-demand, for the database jobs
-DEFAULT_SPOT_BID = 0.6  # seed guide, USD per hour
+# toil_spot_bid: 0 lets the default spot type's bid follow its price (cactus_sizing.default_spot_bid).
+DEFAULT_SPOT_BID = 0
 # Non-burstable: a t2 leader runs out of CPU credits in a run that lasts days. 2 vCPU is the
 # Kubernetes leader's minimum.
 DEFAULT_LEADER_NODE_TYPE = "m5.large"

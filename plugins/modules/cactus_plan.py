@@ -163,9 +163,12 @@ options:
         the spot maximum, an on-demand one the on-demand maximum.
     type: raw
   spot_bid:
-    description: Bid in USD per hour for the default spot node type.
+    description:
+      - Bid in USD per hour for the default spot node type.
+      - 0 lets it follow the type, its on-demand price (AWS's own cap of a spot request): from
+        O(on_demand_prices) or, with O(lookup_prices), the Price List API; else its us-east-1 price.
     type: float
-    default: 0.6
+    default: 0
   jobstore_name:
     description:
       - Name of the AWS job store (bucket C(<name>--toil)); the plan writes C(aws:<region>:<name>).
@@ -558,7 +561,10 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     DEFAULT_SPOT_BID,
     RUN_TAG_KEY,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import parse_node_type
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import (
+    normalize_node_types,
+    parse_node_type,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import wanted_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import describe_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
@@ -722,6 +728,9 @@ def _with_prices(plan, seqfile, measured, settings, region):
         types, bid = parse_node_type(spec)
         if bid is None:  # spot node types cost at most their bid
             wanted.update(types)
+    if not settings.spot_bid and not normalize_node_types(settings.node_types):
+        # toil_spot_bid 0: the default spot type's bid is its on-demand price (default_spot_bid)
+        wanted.update(parse_node_type(plan["node_types"][0])[0])
     missing = sorted(wanted - set(settings.on_demand_prices))
     found, problem = toil_aws.on_demand_prices(region, missing) if missing else ({}, None)
     if found:
