@@ -27,8 +27,11 @@ EXAMPLE_TYPES = ((1, "g5.2xlarge"), (4, "g5.12xlarge"), (8, "g5.48xlarge"))
 def check_gpu_count(value):
     """cactus_gpu as a whole number >= 0 (0: off)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CactusError(VARS["gpu"], f"{value!r} is not a whole number of GPUs >= 0",
-                          "give e.g. 4 (GPUs per blast job), or 0 for lastz on CPUs")
+        raise CactusError(
+            VARS["gpu"],
+            f"{value!r} is not a whole number of GPUs >= 0",
+            "give e.g. 4 (GPUs per blast job), or 0 for lastz on CPUs",
+        )
     return value
 
 
@@ -37,15 +40,21 @@ def check_gpu_workflow(gpu, workflow, cluster_type):
     if not gpu:
         return
     if cluster_type == "mesos":
-        raise CactusError(VARS["gpu"], f"{gpu} GPUs on a Mesos cluster: Toil 9.4.1's Mesos batch system refuses "
-                          "every job that asks for a GPU, and cactus --gpu makes its lastz jobs ask for them",
-                          "set toil_cluster_type=kubernetes with cactus_workflow=progressive, or cactus_gpu=0")
+        raise CactusError(
+            VARS["gpu"],
+            f"{gpu} GPUs on a Mesos cluster: Toil 9.4.1's Mesos batch system refuses "
+            "every job that asks for a GPU, and cactus --gpu makes its lastz jobs ask for them",
+            "set toil_cluster_type=kubernetes with cactus_workflow=progressive, or cactus_gpu=0",
+        )
     if workflow == "prepare_toil":
-        raise CactusError(VARS["gpu"], f"{gpu} GPUs with cactus_workflow=prepare_toil: cactus-prepare-toil v3.2.1 "
-                          "passes --gpu to cactus-blast but asks Toil for no GPU for its blast job, so the "
-                          "job's pod would get none",
-                          "set cactus_workflow=progressive (plain cactus, meant for small sets on Kubernetes), "
-                          "or cactus_gpu=0")
+        raise CactusError(
+            VARS["gpu"],
+            f"{gpu} GPUs with cactus_workflow=prepare_toil: cactus-prepare-toil v3.2.1 "
+            "passes --gpu to cactus-blast but asks Toil for no GPU for its blast job, so the "
+            "job's pod would get none",
+            "set cactus_workflow=progressive (plain cactus, meant for small sets on Kubernetes), "
+            "or cactus_gpu=0",
+        )
 
 
 def check_gpu_extra_options(gpu, groups):
@@ -55,12 +64,18 @@ def check_gpu_extra_options(gpu, groups):
         return
     for _given, option, _values in groups:
         if option == "--latest":
-            raise CactusError(VARS["extra_options"], "'--latest' with cactus_gpu: Cactus v3.2.1 stops "
-                              "('--latest cannot be used with --gpu')", "leave --latest out")
+            raise CactusError(
+                VARS["extra_options"],
+                "'--latest' with cactus_gpu: Cactus v3.2.1 stops ('--latest cannot be used with --gpu')",
+                "leave --latest out",
+            )
         if option == "--fastga":
-            raise CactusError(VARS["extra_options"], "'--fastga' with cactus_gpu: Cactus v3.2.1 then turns "
-                              "the GPU off, and the GPU nodes would be paid for nothing",
-                              "leave --fastga out, or set cactus_gpu=0")
+            raise CactusError(
+                VARS["extra_options"],
+                "'--fastga' with cactus_gpu: Cactus v3.2.1 then turns "
+                "the GPU off, and the GPU nodes would be paid for nothing",
+                "leave --fastga out, or set cactus_gpu=0",
+            )
 
 
 def binaries_mode_of(groups, default):
@@ -75,37 +90,53 @@ GPU_HOST_BATCH_SYSTEMS = ("single_machine", "slurm")
 
 def check_gpu_host_batch_system(gpu, batch_system):
     if gpu and batch_system not in GPU_HOST_BATCH_SYSTEMS:
-        raise CactusError(VARS["batch_system"], f"cactus_gpu {gpu} with {batch_system}: Toil 9.4.1's "
-                          f"{batch_system} batch system refuses every job that asks for a GPU",
-                          f"use {' or '.join(GPU_HOST_BATCH_SYSTEMS)}, or set cactus_gpu=0")
+        raise CactusError(
+            VARS["batch_system"],
+            f"cactus_gpu {gpu} with {batch_system}: Toil 9.4.1's "
+            f"{batch_system} batch system refuses every job that asks for a GPU",
+            f"use {' or '.join(GPU_HOST_BATCH_SYSTEMS)}, or set cactus_gpu=0",
+        )
 
 
 def check_gpu_binaries_mode(gpu, mode, why_default):
     """KegAlign is only in Cactus's -gpu image: the binaries mode must run it from a container."""
     if gpu and mode not in ("docker", "singularity"):
-        raise CactusError(VARS["extra_options"], f"cactus_gpu {gpu} runs KegAlign, which is only in Cactus's "
-                          f"-gpu image, and the binaries mode is {mode} ({why_default})",
-                          "add '--binariesMode', 'docker' (or 'singularity') to cactus_extra_options, "
-                          "or set cactus_gpu=0")
+        raise CactusError(
+            VARS["extra_options"],
+            f"cactus_gpu {gpu} runs KegAlign, which is only in Cactus's "
+            f"-gpu image, and the binaries mode is {mode} ({why_default})",
+            "add '--binariesMode', 'docker' (or 'singularity') to cactus_extra_options, or set cactus_gpu=0",
+        )
 
 
 def gpu_node_types(gpu, specs, facts):
     """The node types (Toil specs) whose every instance type has `gpu` GPUs or more, each with at least
     MIN_GPU_MEMORY; `specs`: [(spec, [instance types])]; `facts`: instance_facts by type. Refuses,
     naming toil_node_types, when none has."""
-    holding = [spec for spec, types in specs
-               if all(facts.get(t, {}).get("gpus", 0) >= gpu
-                      and facts.get(t, {}).get("gpu_memory", 0) >= MIN_GPU_MEMORY for t in types)]
+    holding = [
+        spec
+        for spec, types in specs
+        if all(
+            facts.get(t, {}).get("gpus", 0) >= gpu and facts.get(t, {}).get("gpu_memory", 0) >= MIN_GPU_MEMORY
+            for t in types
+        )
+    ]
     if holding:
         return holding
     seen = ", ".join(f"{spec} ({_gpu_text(facts, types)})" for spec, types in specs)
     sources = {facts[t]["source"] for _spec, types in specs for t in types if t in facts}
-    offline = " (GPU facts come from EC2's DescribeInstanceTypes; Toil's table, used offline, has none)" \
-        if sources == {"Toil's instance table"} else ""
+    offline = (
+        " (GPU facts come from EC2's DescribeInstanceTypes; Toil's table, used offline, has none)"
+        if sources == {"Toil's instance table"}
+        else ""
+    )
     example = next((name for count, name in EXAMPLE_TYPES if count >= gpu), None)
-    raise CactusError(VARS["node_types"], f"cactus_gpu {gpu} needs a node type with {gpu} GPUs of at least "
-                      f"8 GiB each, and none of the plan's has: {seen}{offline}",
-                      f"add one, e.g. {example}" if example else f"lower cactus_gpu: no g5 type has {gpu} GPUs")
+    raise CactusError(
+        VARS["node_types"],
+        f"cactus_gpu {gpu} needs a node type with {gpu} GPUs of at least "
+        f"8 GiB each, and none of the plan's has: {seen}{offline}",
+        f"add one, e.g. {example}" if example else f"lower cactus_gpu: no g5 type has {gpu} GPUs",
+    )
 
 
 def _gpu_text(facts, types):
@@ -117,11 +148,14 @@ def _gpu_text(facts, types):
         elif not fact.get("gpus"):
             parts.append(f"{t}: no GPU")
         else:
-            parts.append(f"{t}: {fact['gpus']} {fact.get('gpu_name') or 'GPU'} {fact['gpu_memory'] / GIB:.0f} GiB")
+            parts.append(
+                f"{t}: {fact['gpus']} {fact.get('gpu_name') or 'GPU'} {fact['gpu_memory'] / GIB:.0f} GiB"
+            )
     return ", ".join(parts)
 
 
 def gpu_line(gpu, where):
     """The plan summary's line about GPU blast."""
-    return (f"GPU blast on: cactus --gpu {gpu} (KegAlign, {GPU_IMAGE}, which Cactus picks for GPU jobs) "
-            f"{where}")
+    return (
+        f"GPU blast on: cactus --gpu {gpu} (KegAlign, {GPU_IMAGE}, which Cactus picks for GPU jobs) {where}"
+    )

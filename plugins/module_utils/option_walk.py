@@ -46,8 +46,11 @@ def walk_options(tokens, table, variable, program, unknown):
         for value in values:
             if choices and all(isinstance(c, str) for c in choices) and value not in choices:
                 allowed = ", ".join(choices)
-                raise CactusError(variable, f"{option} '{value}' is not one of {allowed} ({program})",
-                                  f"use one of: {allowed}")
+                raise CactusError(
+                    variable,
+                    f"{option} '{value}' is not one of {allowed} ({program})",
+                    f"use one of: {allowed}",
+                )
         groups.append((name, option, values))
     return groups
 
@@ -60,6 +63,9 @@ def find_option(name, longs, table, variable, unknown):
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise CactusError(variable, f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
-                          "write the whole option name")
+        raise CactusError(
+            variable,
+            f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
+            "write the whole option name",
+        )
     return unknown(name)

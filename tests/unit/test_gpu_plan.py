@@ -5,15 +5,22 @@ the command (parsed with Toil's parser and Cactus's options) and a summary line.
 
 import pytest
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_plan import PlanError
-from test_plan import BIRD, check_cactus_argv_with_toil, check_host_cactus_argv_with_toil, host_plan_for, plan_for
+from test_plan import (
+    BIRD,
+    check_cactus_argv_with_toil,
+    check_host_cactus_argv_with_toil,
+    host_plan_for,
+    plan_for,
+)
 from test_step_plan import facts  # noqa: F401 - the moto DescribeInstanceTypes fixture
 
 GPU_TYPES = ["m5.12xlarge:1.2", "g5.12xlarge"]
 
 
 def gpu_plan(facts, **overrides):  # noqa: F811
-    settings = dict(cluster_type="kubernetes", workflow="progressive", node_types=GPU_TYPES, gpu=4,
-                    instance_facts=facts)
+    settings = dict(
+        cluster_type="kubernetes", workflow="progressive", node_types=GPU_TYPES, gpu=4, instance_facts=facts
+    )
     settings.update(overrides)
     return plan_for([BIRD] * 3, **settings)
 
@@ -48,19 +55,30 @@ def test_a_node_type_without_enough_gpus_is_refused_naming_toil_node_types(facts
 
 
 def test_gpu_is_refused_where_no_job_gets_a_gpu(facts):  # noqa: F811
-    mesos = refused("cactus_gpu", "Mesos batch system refuses", gpu_plan, facts, cluster_type="mesos",
-                    node_types=["c4.8xlarge:0.6"])
+    mesos = refused(
+        "cactus_gpu",
+        "Mesos batch system refuses",
+        gpu_plan,
+        facts,
+        cluster_type="mesos",
+        node_types=["c4.8xlarge:0.6"],
+    )
     assert "toil_cluster_type=kubernetes with cactus_workflow=progressive, or cactus_gpu=0" in mesos
-    prepare = refused("cactus_gpu", "asks Toil for no GPU for its blast job", gpu_plan, facts, workflow="auto")
+    prepare = refused(
+        "cactus_gpu", "asks Toil for no GPU for its blast job", gpu_plan, facts, workflow="auto"
+    )
     assert "cactus_workflow=progressive" in prepare
     refused("cactus_gpu", "not a whole number", gpu_plan, facts, gpu=-1)
 
 
-@pytest.mark.parametrize(("extra", "fragment"), [
-    (["--gpu", "2"], "set cactus_gpu instead"),
-    (["--latest"], "'--latest cannot be used with --gpu'"),
-    (["--fastga"], "turns the GPU off"),
-])
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--gpu", "2"], "set cactus_gpu instead"),
+        (["--latest"], "'--latest cannot be used with --gpu'"),
+        (["--fastga"], "turns the GPU off"),
+    ],
+)
 def test_extra_options_that_clash_with_gpu_are_refused(facts, extra, fragment):  # noqa: F811
     refused("cactus_extra_options", fragment, gpu_plan, facts, extra_options=extra)
 
@@ -68,14 +86,33 @@ def test_extra_options_that_clash_with_gpu_are_refused(facts, extra, fragment): 
 def test_a_host_needs_a_container_binaries_mode_and_a_batch_system_that_gives_gpus():
     local = refused("cactus_extra_options", "binaries mode is local", host_plan_for, [BIRD] * 2, gpu=2)
     assert "'--binariesMode', 'docker'" in local
-    refused("cactus_extra_options", "binaries mode is local", host_plan_for, [BIRD] * 2, gpu=2,
-            extra_options=["--binariesMode", "local"])
+    refused(
+        "cactus_extra_options",
+        "binaries mode is local",
+        host_plan_for,
+        [BIRD] * 2,
+        gpu=2,
+        extra_options=["--binariesMode", "local"],
+    )
     plan = host_plan_for([BIRD] * 2, gpu=2, extra_options=["--binariesMode", "singularity"])
     argv = plan["cactus_argv"]
     assert argv[argv.index("--gpu") + 1] == "2" and plan["gpu"] == {"count": 2, "node_types": None}
     assert check_host_cactus_argv_with_toil(argv).gpu == "2"
     assert "GPU blast on: cactus --gpu 2" in plan["summary"]
-    refused("cactus_batch_system", "lsf batch system refuses", host_plan_for, [BIRD] * 2, gpu=2,
-            batch_system="lsf", cons_cores=4, extra_options=["--binariesMode", "docker"])
-    refused("cactus_extra_options", "set cactus_gpu instead", host_plan_for, [BIRD] * 2,
-            extra_options=["--gpu", "1"])
+    refused(
+        "cactus_batch_system",
+        "lsf batch system refuses",
+        host_plan_for,
+        [BIRD] * 2,
+        gpu=2,
+        batch_system="lsf",
+        cons_cores=4,
+        extra_options=["--binariesMode", "docker"],
+    )
+    refused(
+        "cactus_extra_options",
+        "set cactus_gpu instead",
+        host_plan_for,
+        [BIRD] * 2,
+        extra_options=["--gpu", "1"],
+    )

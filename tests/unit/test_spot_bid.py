@@ -17,7 +17,10 @@ from test_step_plan import facts, prepare_plan  # noqa: F401 - the moto Describe
 
 
 def test_the_default_bid_is_the_types_on_demand_price():
-    assert DEFAULT_SPOT_BID == 0 and set(FALLBACK_ON_DEMAND_PRICES) == {DEFAULT_SPOT_TYPE, PREPARE_TOIL_SPOT_TYPE}
+    assert DEFAULT_SPOT_BID == 0 and set(FALLBACK_ON_DEMAND_PRICES) == {
+        DEFAULT_SPOT_TYPE,
+        PREPARE_TOIL_SPOT_TYPE,
+    }
     assert default_spot_bid("m5.12xlarge") == 2.304
     assert default_spot_bid("m5.12xlarge", 0, {"m5.12xlarge": 2.45}) == 2.45
     assert default_spot_bid("m5.12xlarge", 1.1, {"m5.12xlarge": 2.45}) == 1.1
@@ -43,12 +46,21 @@ def test_the_price_look_up_asks_for_the_default_spot_type(plan_module, monkeypat
         return {t: 2.5 if t == "m5.12xlarge" else 1.0 for t in wanted}, None
 
     monkeypatch.setattr(plan_module.toil_aws, "on_demand_prices", prices)
-    plan = {"leader_node_type": "m5.large", "node_types": ["m5.12xlarge:2.304", "r5.24xlarge"], "warnings": []}
+    plan = {
+        "leader_node_type": "m5.large",
+        "node_types": ["m5.12xlarge:2.304", "r5.24xlarge"],
+        "warnings": [],
+    }
     settings = types.SimpleNamespace(spot_bid=0, node_types=None, on_demand_prices={})
     monkeypatch.setattr(plan_module, "build_plan", lambda s, m, st: {"bid_from": dict(st.on_demand_prices)})
     rebuilt = plan_module._with_prices(plan, None, None, settings, "us-west-2")
     assert asked == [["m5.12xlarge", "m5.large", "r5.24xlarge"]] and rebuilt["bid_from"]["m5.12xlarge"] == 2.5
     asked.clear()
-    plan_module._with_prices(plan, None, None, types.SimpleNamespace(spot_bid=1.2, node_types=None,
-                                                                      on_demand_prices={}), "us-west-2")
+    plan_module._with_prices(
+        plan,
+        None,
+        None,
+        types.SimpleNamespace(spot_bid=1.2, node_types=None, on_demand_prices={}),
+        "us-west-2",
+    )
     assert asked == [["m5.large", "r5.24xlarge"]]
