@@ -165,8 +165,8 @@ options:
   spot_bid:
     description:
       - Bid in USD per hour for the default spot node type.
-      - 0 lets it follow the type, its on-demand price (AWS's own cap of a spot request): from
-        O(on_demand_prices) or, with O(lookup_prices), the Price List API; else its us-east-1 price.
+      - 0 lets it follow the type, its on-demand price (AWS's own cap of a spot request) from
+        O(on_demand_prices) or, with O(lookup_prices), the Price List API, else its us-east-1 price.
     type: float
     default: 0
   jobstore_name:
