@@ -107,7 +107,8 @@ PLANNED = {
 REFUSED = {
     "--gpuType": "is only for --wdl (cactus-prepare-toil stops: '--gpuType can only be used with --wdl')",
     "--preprocessOnly": "is asserted off in Toil mode (cactus-prepare-toil stops)",
-    "--gpu": "is set by cactus_gpu (cactus-prepare-toil needs an exact count off single_machine)",
+    "--gpu": "would give cactus-blast GPUs that cactus-prepare-toil v3.2.1 asks Toil none for (its blast "
+    "job's pod gets no GPU; cactus_gpu says where GPU blast runs)",
 }
 
 

@@ -116,3 +116,8 @@ def test_a_host_needs_a_container_binaries_mode_and_a_batch_system_that_gives_gp
         [BIRD] * 2,
         extra_options=["--gpu", "1"],
     )
+
+
+def test_gpu_in_extra_options_on_prepare_toil_says_why(facts):  # noqa: F811
+    refused("cactus_extra_options", "asks Toil none for", gpu_plan, facts, workflow="prepare_toil", gpu=0,
+            extra_options=["--gpu", "2"], node_types=None)
