@@ -433,7 +433,7 @@ def test_cost_of_interchangeable_on_demand_types_is_the_dearest():
 
 
 def test_plan_summary_shows_the_cost():
-    plan = plan_for([MAMMAL] * 4, on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
+    plan = plan_for([MAMMAL] * 4, spot_bid=0.6, on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
     assert plan["cost_per_hour"]["total"] == pytest.approx(29.416)
     assert "$29.42/hour" in plan["summary"]
     assert "known + unknown prices" in plan_for([MAMMAL, MAMMAL])["summary"]
