@@ -18,7 +18,7 @@ VARS = {
     "leader_node_type": "toil_leader_node_type",
     "leader_storage": "toil_leader_storage",
     "node_storage": "toil_node_storage",
-    "on_demand_prices": "toil_on_demand_prices",
+    "on_demand_prices": "cactus_plan_on_demand_prices",
     "run_tag": "toil_run_tag",
     "cons_cores": "cactus_cons_cores",
     "extra_options": "cactus_extra_options",
