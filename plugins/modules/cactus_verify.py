@@ -20,7 +20,7 @@ description:
     prove nothing more.
   - With O(manifest_text) the manifest comes from the controller (and is written to
     C(.manifest.sha256) when it differs) rather than being read there.
-  - With O(look), checks and writes nothing: reports what the target holds (the manifest lines
+  - With O(look), checks and writes nothing, and reports what the target holds (the manifest lines
     C(.verified.sha256) holds, each listed file's size and mtime, whether the manifest and the seqFile
     are as given) and, with O(record_path), the run record and whether the tmux session O(session)
     is alive. So one call decides that nothing needs to be sent. Creates O(path) when it is missing
