@@ -13,6 +13,7 @@ asserts nothing about time.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +30,8 @@ def timed(label, action):
     started = time.monotonic()
     result = action()
     seconds = time.monotonic() - started
-    print(f"{label:<58} {seconds:8.1f} s", flush=True)
+    # The machine may be shared: the load (1-minute average) beside each figure.
+    print(f"{label:<58} {seconds:8.1f} s   (load {os.getloadavg()[0]:.1f})", flush=True)
     return result, seconds
 
 
