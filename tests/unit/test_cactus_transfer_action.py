@@ -39,7 +39,7 @@ class Bed:
         self.genomes.append({"name": "u", "kind": "url", "resolved": "https://host/u.fa", "size_on_disk": 9})
         self.hashed, self.rsyncs, self.modules = [], [], []
         real_sha = cactus_stage.sha256_of
-        monkeypatch.setattr(cactus_stage, "sha256_of", lambda path: self.hashed.append(path) or real_sha(path))
+        monkeypatch.setattr(cactus_stage, "sha256_of", lambda p: self.hashed.append(p) or real_sha(p))
         real_popen = subprocess.Popen
 
         def popen(argv, *args, **kwargs):
@@ -62,7 +62,8 @@ class Bed:
         }  # fmt: skip
 
     def run(self, check=False, **extra):
-        task = SimpleNamespace(args=self.args(**extra), check_mode=check, async_val=0, action="cactus_transfer")
+        task = SimpleNamespace(args=self.args(**extra), check_mode=check, async_val=0,
+                               action="cactus_transfer")
         connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
         action = action_module.ActionModule(task, connection, None, None, None)
         action._execute_module = self._module
@@ -96,8 +97,8 @@ def test_first_send_reads_each_file_once_and_the_target_hashes_nothing_rsync_pro
     assert done["changed"] and sorted(done["sent"]) == ["a/a.fa", "b/b.fa"] and done["hashed"] == 0
     assert sorted(bed.hashed) == sorted(g["resolved"] for g in bed.genomes[:2])  # once each, during the send
     assert len(bed.rsyncs) == 1 and bed.modules[0]["look"] and not bed.modules[1].get("look")
-    for name in ("a", "b"):
-        assert bed.on_target(name).read_bytes() == Path(bed.genomes[0 if name == "a" else 1]["resolved"]).read_bytes()
+    for genome in bed.genomes[:2]:
+        assert bed.on_target(genome["name"]).read_bytes() == Path(genome["resolved"]).read_bytes()
     manifest = (bed.genomes_dir / ".manifest.sha256").read_text()
     assert (bed.genomes_dir / ".verified.sha256").read_text() == manifest
     assert f"{_sha(bed.genomes[0]['resolved'])}  a/a.fa" in manifest.splitlines()
