@@ -17,16 +17,21 @@ if [ $# -gt 0 ]; then
     echo "== tests (isolated: loopback only)" >&2
     exec tests/isolated pytest "$@"
 fi
-# Everything, as two streams at once, each in a loopback-only namespace of its own (lint and tests
-# both run isolated: ansible-lint's syntax checks load the inventory plugin):
-#   1. the tests on the appliance cloud (one per namespace: its sshd has port 22);
-#   2. lint, then the other tests (unit tests, host and Slurm beds).
-# Much of each stream is waiting (launches, polls, ssh round trips), which the other stream's work
-# fills. The appliance stream's output follows the other's.
-echo "== lint, then the tests (isolated: loopback only; two streams)" >&2
-log=$(mktemp)
-CACTUS_TEST_STREAM=appliance tests/isolated pytest -p no:cacheprovider >"$log" 2>&1 &
-appliance=$!
+# Everything, as three streams at once, each in a loopback-only namespace of its own (lint and
+# tests both run isolated: ansible-lint's syntax checks load the inventory plugin):
+#   cloud-1, cloud-2: the tests on the appliance cloud, split in two (one cloud per namespace: its
+#                     sshd has port 22; see tests/conftest.py);
+#   rest:             lint, then the other tests (unit tests, host and Slurm beds).
+# Much of each stream is waiting (launches, polls, ssh round trips), which the others' work fills.
+# The cloud streams' output follows the rest's.
+echo "== lint, then the tests (isolated: loopback only; three streams)" >&2
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+for stream in cloud-1 cloud-2; do
+    CACTUS_TEST_STREAM=$stream tests/isolated pytest -p no:cacheprovider >"$logs/$stream" 2>&1 &
+    pids+=($!)
+done
 rest=0
 tests/isolated bash -c 'set -e
     ruff check .
@@ -37,9 +42,13 @@ tests/isolated bash -c 'set -e
     echo "== tests (all but those on the appliance cloud)" >&2
     CACTUS_TEST_STREAM=rest pytest' || rest=$?
 status=0
-wait "$appliance" || status=$?
-echo "== tests on the appliance cloud" >&2
-cat "$log"
-rm -f "$log"
+for i in 0 1; do
+    stream=cloud-$((i + 1))
+    code=0
+    wait "${pids[$i]}" || code=$?
+    echo "== tests on the appliance cloud, stream $stream (exit $code)" >&2
+    cat "$logs/$stream"
+    [ "$code" -eq 0 ] || status=$code
+done
 [ "$rest" -eq 0 ] && exit "$status"
 exit "$rest"

@@ -22,17 +22,36 @@ def cloud(tmp_path_factory):
         yield test_cloud
 
 
+# The tests on the appliance cloud, in two streams of about equal length: each needs its own
+# namespace (the leader's sshd has port 22). The second stream: these tests, by node id prefix.
+# test_run_alignment's scenarios that compare with the reference HAL run it in each stream they are in.
+SECOND_CLOUD = (
+    "tests/integration/test_preflight.py",
+    "tests/unit/",
+    "tests/integration/test_run_alignment.py::test_provision_",
+    "tests/integration/test_run_alignment.py::test_cut_transfer_",
+    "tests/integration/test_run_alignment.py::test_lost_leader_",
+)
+
+
+def _stream_of(item) -> str:
+    if "cloud" not in getattr(item, "fixturenames", ()):
+        return "rest"
+    return "cloud-2" if item.nodeid.startswith(SECOND_CLOUD) else "cloud-1"
+
+
 def pytest_collection_modifyitems(config, items):
-    """CACTUS_TEST_STREAM=appliance keeps only the tests on the session's appliance cloud (the `cloud`
-    fixture: one sshd on port 22 per network namespace), =rest only the others. ./test.sh runs the two
-    streams at once, each in a namespace of its own."""
+    """CACTUS_TEST_STREAM picks one stream of the suite: `cloud-1` and `cloud-2`, the tests on the
+    session's appliance cloud (the `cloud` fixture: one sshd on port 22 per network namespace) split
+    in two, `cloud` both of them, `rest` all others. ./test.sh runs the streams at once, each in a
+    namespace of its own."""
     stream = os.environ.get("CACTUS_TEST_STREAM")
-    if stream not in ("appliance", "rest"):
+    if stream not in ("cloud", "cloud-1", "cloud-2", "rest"):
         return
     keep, drop = [], []
     for item in items:
-        on_appliance = "cloud" in getattr(item, "fixturenames", ())
-        (keep if on_appliance == (stream == "appliance") else drop).append(item)
+        ours = _stream_of(item)
+        (keep if stream in (ours, ours[:5]) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
