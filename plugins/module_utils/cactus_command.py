@@ -12,6 +12,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     DEFAULT_RETRY_COUNT,
     VARS,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.option_walk import walk_options
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 # --nodeTypes is an "extend" option in Toil: a second copy would add node types, not replace them.
@@ -23,6 +24,7 @@ PLANNED_OPTIONS = {
     "--defaultPreemptable": "toil_node_types (a ':bid' makes it)",
     "--defaultPreemptible": "toil_node_types (a ':bid' makes it)",
     "--restart": "the plan's cactus_restart_argv",
+    "--gpu": VARS["gpu"],
 }
 SHORT_PLANNED_OPTIONS = {"-p": "toil_cluster_type"}
 # On a host: the options the host plan writes, and the cluster options that mean nothing there.
@@ -31,6 +33,7 @@ HOST_PLANNED_OPTIONS = {
     "--batchSystem": VARS["batch_system"], "--maxCores": VARS["max_cores"],
     "--maxMemory": VARS["max_memory"], "--consCores": VARS["cons_cores"],
     "--logFile": "the plan's log_file", "--restart": "the plan's cactus_restart_argv",
+    "--gpu": VARS["gpu"],
 }
 # On a Slurm login node, also what the plan writes from Cactus's advice (doc/progressive.md, "Running
 # on a cluster"); --slurmArgs carries the run's job comment, the user's own sbatch flags go through
@@ -133,58 +136,23 @@ def cactus_option_table():
 def check_extra_option_names(extra):
     """Every token of `extra` is an option of the pinned Cactus (or an unambiguous prefix of one, which
     argparse accepts) or that option's value: what cactus would refuse on the leader fails here."""
-    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import (
-        CACTUS_OPTIONS_VERSION as version,
-    )
+    return walk_options(list(extra), cactus_option_table(), VARS["extra_options"], cactus_program(),
+                        unknown_cactus_option)
 
+
+def cactus_program():
+    from ansible_collections.genomics.cactus.plugins.module_utils.cactus_options import CACTUS_OPTIONS_VERSION
+
+    return f"cactus {CACTUS_OPTIONS_VERSION}"
+
+
+def unknown_cactus_option(name):
+    """Refuse `name`, which neither Cactus nor Toil knows, with the closest option if there is one."""
     table = cactus_option_table()
-    longs = sorted(o for o in table if o.startswith("--"))
-    tokens = list(extra)
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        index += 1
-        if not token.startswith("-") or token in ("-", "--"):
-            raise CactusError(VARS["extra_options"], f"'{token}' is neither a cactus option nor an option's "
-                              "value (cactus would stop: unrecognized arguments)",
-                              "give options with their values, e.g. ['--root', 'mr']")
-        name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
-        if not token.startswith("--") and len(token) > 2:
-            attached = token[2:]
-        option = _find_option(name, longs, table, version)
-        nargs, choices = table[option]
-        values = [attached] if attached is not None else []
-        if attached is None and nargs is None:
-            if index >= len(tokens):
-                raise CactusError(VARS["extra_options"], f"'{token}' needs a value", f"write {option} VALUE")
-            values, index = [tokens[index]], index + 1
-        elif attached is None and nargs in ("?", "*", "+"):
-            while index < len(tokens) and not tokens[index].startswith("-"):
-                values.append(tokens[index])
-                index += 1
-                if nargs == "?":
-                    break
-        for value in values:
-            if choices and all(isinstance(c, str) for c in choices) and value not in choices:
-                allowed = ", ".join(choices)
-                raise CactusError(VARS["extra_options"], f"{option} '{value}' is not one of {allowed} "
-                                  f"(cactus {version})", f"use one of: {allowed}")
-
-
-def _find_option(name, longs, table, version):
-    if name in table:
-        return name
-    if name.startswith("--"):
-        matches = [o for o in longs if o.startswith(name)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise CactusError(VARS["extra_options"],
-                              f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
-                              "write the whole option name")
-    close = get_close_matches(name, longs if name.startswith("--") else list(table), 1, 0.6)
+    candidates = [o for o in table if o.startswith("--")] if name.startswith("--") else list(table)
+    close = get_close_matches(name, sorted(candidates), 1, 0.6)
     fix = f"did you mean {close[0]}?" if close else "see cactus --help of that release"
-    raise CactusError(VARS["extra_options"], f"'{name}' is not an option of cactus {version} (its own "
+    raise CactusError(VARS["extra_options"], f"'{name}' is not an option of {cactus_program()} (its own "
                       "options and Toil 9.4.1's)", fix)
 
 
@@ -229,7 +197,7 @@ def launch_cluster_argv(*, cluster_name, zone, key_pair_name, leader_node_type, 
 
 def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_nodes, max_nodes,
                 node_storage, cons_cores, log_file, retry_count=DEFAULT_RETRY_COUNT,
-                extra_options=(), restart=False):
+                extra_options=(), restart=False, gpu=0):
     """The cactus command for the leader: job store FIRST, then seqFile and output.
 
     Never `--metrics <jobstore>` (a boolean since Toil 6). `--defaultPreemptable` whenever a node
@@ -246,6 +214,8 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
     if any(":" in node_type for node_type in node_types):
         argv.append("--defaultPreemptable")
     argv += ["--consCores", str(cons_cores), "--retryCount", str(retry_count), "--logFile", log_file]
+    if gpu:  # an exact count: Cactus needs one off single_machine (cactus_gpu)
+        argv += ["--gpu", str(gpu)]
     argv += list(extra_options)
     if restart:
         argv.append("--restart")
@@ -253,7 +223,8 @@ def cactus_argv(*, jobstore, seqfile, output, cluster_type, node_types, min_node
 
 
 def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_memory, cons_cores,
-                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None):
+                     log_file, retry_count=DEFAULT_RETRY_COUNT, extra_options=(), restart=False, slurm=None,
+                     gpu=0):
     """The cactus command for a host run: a file job store, no provisioner, no node types.
 
     --maxCores/--maxMemory/--consCores only when given (single_machine: Cactus then takes the
@@ -270,6 +241,8 @@ def host_cactus_argv(*, jobstore, seqfile, output, batch_system, max_cores, max_
     argv += ["--logFile", log_file]
     if slurm:
         argv += _slurm_options(slurm)
+    if gpu:
+        argv += ["--gpu", str(gpu)]
     argv += list(extra_options)
     if restart:
         argv.append("--restart")

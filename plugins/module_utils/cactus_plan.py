@@ -25,11 +25,22 @@ from dataclasses import dataclass, field
 
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import (
     cactus_argv,
+    check_extra_option_names,
     check_extra_options,
     host_cactus_argv,
     launch_cluster_argv,
     launch_cluster_environment,
     normalize_extra_options,
+)
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_gpu import (
+    binaries_mode_of,
+    check_gpu_binaries_mode,
+    check_gpu_count,
+    check_gpu_extra_options,
+    check_gpu_host_batch_system,
+    check_gpu_workflow,
+    gpu_line,
+    gpu_node_types,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import (
     check_run_tag,
@@ -60,6 +71,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     CLUSTER_TYPES,
     DEFAULT_CACTUS_VERSION,
     DEFAULT_CLUSTER_TYPE,
+    DEFAULT_GPU,
     DEFAULT_HOST_BATCH_SYSTEM,
     DEFAULT_LEADER_NODE_TYPE,
     DEFAULT_ON_DEMAND_TYPE,
@@ -91,6 +103,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan i
     plan_prepare_toil_workers,
     prepare_toil_keys,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import toil_table_facts
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import (
     CactusError,
     check_cluster_name,
@@ -121,7 +134,7 @@ class PlanSettings:
     node_types: list | str | None = None  # default: the seed pair with spot_bid
     min_nodes: list | str | None = None
     max_nodes: list | str | None = None
-    spot_bid: float = DEFAULT_SPOT_BID
+    spot_bid: float = DEFAULT_SPOT_BID  # 0: the default spot type's on-demand price (default_spot_bid)
     leader_node_type: str = DEFAULT_LEADER_NODE_TYPE
     leader_storage: int | None = None  # default: default_leader_storage()
     node_storage: int | None = None  # default: by the largest size class
@@ -166,6 +179,7 @@ class PlanSettings:
     # (instance_facts: EC2's DescribeInstanceTypes; missing ones from Toil's table).
     workflow: str = "auto"
     instance_facts: dict | None = None
+    gpu: int = DEFAULT_GPU  # cactus_gpu: GPUs per blast job (cactus --gpu N); 0 = off
 
 
 def build_plan(seqfile, measurements, settings):
@@ -188,7 +202,10 @@ def build_plan(seqfile, measurements, settings):
     genomes = _genome_entries(seqfile, measurements)
     classes = [g["size_class"] for g in genomes]
     workflow, workflow_why = resolve_workflow(settings.workflow, cluster_type)
+    gpu = check_gpu_count(settings.gpu)
+    check_gpu_workflow(gpu, workflow, cluster_type)
     extra = normalize_extra_options(settings.extra_options)
+    gpu_types = None
     if workflow == "prepare_toil":
         workers = plan_prepare_toil_workers(settings, genomes, region, cluster_type,
                                             _positive(settings.node_storage, "node_storage"))
@@ -198,6 +215,7 @@ def build_plan(seqfile, measurements, settings):
         node_types, mins, maxes, cons_cores = _plan_workers(settings, classes, region, cluster_type, warnings)
         check_extra_options(extra, cons_cores)
         node_storage = _positive(settings.node_storage, "node_storage") or default_node_storage(classes)
+        gpu_types = _gpu_node_types(gpu, node_types, extra, settings.instance_facts)
     local_bytes = sum(g["size_on_disk"] or 0 for g in genomes if g["kind"] == "local")
     leader_storage = _leader_storage(settings.leader_storage, local_bytes, warnings)
     guide_types = workflow == "progressive" and normalize_node_types(settings.node_types) is None
@@ -212,7 +230,8 @@ def build_plan(seqfile, measurements, settings):
     cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=cactus_output,
                          cluster_type=cluster_type, node_types=node_types, min_nodes=mins,
                          max_nodes=maxes, node_storage=node_storage, cons_cores=cons_cores,
-                         log_file=paths["log_file"], retry_count=settings.retry_count, extra_options=extra)
+                         log_file=paths["log_file"], retry_count=settings.retry_count, extra_options=extra,
+                         gpu=gpu)
     plan = {
         "mode": "aws",
         "cluster_name": cluster_name,
@@ -250,6 +269,7 @@ def build_plan(seqfile, measurements, settings):
         "cactus_environment": {"TOIL_AWS_TAGS": json.dumps(tags, sort_keys=True)},
         "workflow": workflow,
         "workflow_why": workflow_why,
+        "gpu": {"count": gpu, "node_types": gpu_types} if gpu else None,
         "cactus_argv": cactus_argv(**cactus_kwargs),
         "cactus_restart_argv": cactus_argv(**cactus_kwargs, restart=True),
         "cost_per_hour": cost_ceiling(node_types, maxes, settings.leader_node_type,
@@ -260,6 +280,18 @@ def build_plan(seqfile, measurements, settings):
         plan.update(prepare_toil_keys(plan, workers, extra, settings, paths))
     plan["summary"] = plan_summary(plan)
     return plan
+
+
+def _gpu_node_types(gpu, node_types, extra, instance_facts):
+    """The node types that hold a GPU blast job (Kubernetes, progressive), from the instance facts."""
+    if not gpu:
+        return None
+    check_gpu_extra_options(gpu, check_extra_option_names(extra))
+    specs = [(spec, parse_node_type(spec)[0]) for spec in node_types]
+    wanted = {t for _spec, types in specs for t in types}
+    facts = {t: fact for t, fact in (instance_facts or {}).items() if t in wanted}
+    facts.update(toil_table_facts(sorted(wanted - set(facts))))
+    return gpu_node_types(gpu, specs, facts)
 
 
 def require_aws_settings(settings):
@@ -290,7 +322,8 @@ def _plan_names(settings):
 
 def _plan_workers(settings, classes, region, cluster_type, warnings):
     """Node types, their min/max counts and --consCores, from the settings or the seed table."""
-    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
+    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid,
+                                                                                 settings.on_demand_prices)
     parsed = [parse_node_type(spec) for spec in node_types]
     check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
     mins, maxes = node_counts(parsed, classes, settings.min_nodes, settings.max_nodes)
@@ -414,6 +447,8 @@ def plan_summary(plan):
         f"cost ceiling {money}",
     ]
     lines[1:1] = plan.get("workflow_lines") or [f"workflow {plan['workflow']} ({plan['workflow_why']})"]
+    if plan.get("gpu"):
+        lines.append(gpu_line(plan["gpu"]["count"], f"on {', '.join(plan['gpu']['node_types'])}"))
     account = governed_summary(plan["governed"]) if "governed" in plan else None
     if account:
         lines.append(account)
@@ -454,6 +489,7 @@ def build_host_plan(seqfile, measurements, settings):
                         "no AWS call", "give a path on the controller: the HAL is fetched back")
     extra = normalize_extra_options(settings.extra_options)
     check_extra_options(extra, cons_cores, mode="slurm" if slurm else "host")
+    gpu = _host_gpu(settings.gpu, batch_system, extra)
     genomes = _genome_entries(seqfile, measurements)
     warnings += host_warnings(genomes, batch_system)
 
@@ -463,7 +499,7 @@ def build_host_plan(seqfile, measurements, settings):
     cactus_kwargs = dict(jobstore=jobstore, seqfile=paths["seqfile"], output=paths["output"],
                          batch_system=batch_system, max_cores=max_cores, max_memory=max_memory,
                          cons_cores=cons_cores, log_file=paths["log_file"], retry_count=settings.retry_count,
-                         extra_options=extra, slurm=slurm)
+                         extra_options=extra, slurm=slurm, gpu=gpu)
     plan = {
         "mode": "host",
         "target_host": target_host,
@@ -472,6 +508,7 @@ def build_host_plan(seqfile, measurements, settings):
         "max_memory": max_memory,
         "cons_cores": cons_cores,
         "slurm": slurm,
+        "gpu": {"count": gpu, "node_types": None} if gpu else None,
         "jobstore": jobstore,
         "jobstore_name": posixpath.basename(run_dir),
         "cactus_version": settings.cactus_version,
@@ -489,6 +526,18 @@ def build_host_plan(seqfile, measurements, settings):
     }
     plan["summary"] = host_plan_summary(plan)
     return plan
+
+
+def _host_gpu(gpu, batch_system, extra):
+    """cactus_gpu on a host: a batch system Toil gives GPUs on, and a binaries mode with KegAlign."""
+    gpu = check_gpu_count(gpu)
+    if gpu:
+        check_gpu_host_batch_system(gpu, batch_system)
+        groups = check_extra_option_names(extra)
+        check_gpu_extra_options(gpu, groups)
+        check_gpu_binaries_mode(gpu, binaries_mode_of(groups, "local"),
+                                "a host's default: the release's binaries, which have no KegAlign")
+    return gpu
 
 
 def host_plan_summary(plan):
@@ -511,4 +560,6 @@ def host_plan_summary(plan):
             f"--comment={slurm['comment']}; batch logs in {slurm['batch_logs_dir']}")
     lines.append(f"job store {plan['jobstore']}; output {plan['output']} "
                  f"(fetched from {plan['leader_output']})")
+    if plan.get("gpu"):
+        lines.append(gpu_line(plan["gpu"]["count"], f"on {plan['target_host']}'s GPUs"))
     return "\n".join(lines)

@@ -18,19 +18,20 @@
 
 from __future__ import annotations
 
-from difflib import get_close_matches
 from functools import lru_cache
 
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_command import (
     _check_metrics_value,
-    check_extra_option_names,
     toil_option_table,
+    unknown_cactus_option,
 )
+from ansible_collections.genomics.cactus.plugins.module_utils.option_walk import walk_options
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
 
 WORKFLOWS = ("auto", "prepare_toil", "progressive")
 EXTRA = "cactus_extra_options"
 VARIABLE = "cactus_workflow"
+PROGRAM = "cactus-prepare-toil v3.2.1"
 
 # cactus-prepare-toil's own options in Toil mode (main(toil_mode=True) adds them to Toil's parser):
 # {option: (nargs, choices)}. nargs as argparse: None = one value, 0 = a flag, "?" = an optional one.
@@ -106,7 +107,8 @@ PLANNED = {
 REFUSED = {
     "--gpuType": "is only for --wdl (cactus-prepare-toil stops: '--gpuType can only be used with --wdl')",
     "--preprocessOnly": "is asserted off in Toil mode (cactus-prepare-toil stops)",
-    "--gpu": "is set by cactus_gpu (cactus-prepare-toil needs an exact count off single_machine)",
+    "--gpu": "would give cactus-blast GPUs that cactus-prepare-toil v3.2.1 asks Toil none for (its blast "
+    "job's pod gets no GPU; cactus_gpu says where GPU blast runs)",
 }
 
 
@@ -156,70 +158,6 @@ def top_level_table():
     return table
 
 
-def split_options(tokens, table, variable, program):
-    """[(option as given, full option, [values])] of `tokens` read as argparse would with `table`
-    ({option: (nargs, choices)}), unambiguous prefixes included. Unknown options and stray values
-    are refused, naming `variable`."""
-    longs = sorted(o for o in table if o.startswith("--"))
-    groups, index = [], 0
-    while index < len(tokens):
-        token = tokens[index]
-        index += 1
-        if not token.startswith("-") or token in ("-", "--"):
-            raise CactusError(
-                variable,
-                f"'{token}' is neither an option nor an option's value",
-                "give options with their values, e.g. ['--maskMode', 'red']",
-            )
-        name, attached = (token.split("=", 1) + [None])[:2] if token.startswith("--") else (token[:2], None)
-        if not token.startswith("--") and len(token) > 2:
-            attached = token[2:]
-        option = _find(name, longs, table, variable, program)
-        nargs, choices = table[option]
-        values = [attached] if attached is not None else []
-        if attached is None and nargs is None:
-            if index >= len(tokens):
-                raise CactusError(variable, f"'{token}' needs a value", f"write {option} VALUE")
-            values, index = [tokens[index]], index + 1
-        elif attached is None and nargs in ("?", "*", "+"):
-            while index < len(tokens) and not tokens[index].startswith("-"):
-                values.append(tokens[index])
-                index += 1
-                if nargs == "?":
-                    break
-        for value in values:
-            if choices and all(isinstance(c, str) for c in choices) and value not in choices:
-                raise CactusError(
-                    variable,
-                    f"{option} '{value}' is not one of {', '.join(choices)} ({program})",
-                    f"use one of: {', '.join(choices)}",
-                )
-        groups.append((name, option, values))
-    return groups
-
-
-def _find(name, longs, table, variable, program):
-    if name in table:
-        return name
-    matches = [o for o in longs if o.startswith(name)] if name.startswith("--") else []
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise CactusError(
-            variable,
-            f"'{name}' is an ambiguous prefix of {', '.join(matches)}",
-            "write the whole option name",
-        )
-    # Not an option of cactus-prepare-toil nor of cactus: said as for cactus itself (the same message).
-    check_extra_option_names([name])
-    close = get_close_matches(name, longs, 1, 0.6)
-    raise CactusError(
-        variable,
-        f"'{name}' is not an option of {program}",
-        f"did you mean {close[0]}?" if close else f"see {program} --help",
-    )
-
-
 def route_extra_options(extra, cactus_table):
     """(top-level argv, --cactusOptions tokens, routes) of cactus_extra_options on prepare_toil.
 
@@ -230,7 +168,8 @@ def route_extra_options(extra, cactus_table):
     top = top_level_table()
     table = {**cactus_table, **top}
     top_argv, nested, routes = [], [], []
-    for given, option, values in split_options(list(extra), table, EXTRA, "cactus-prepare-toil v3.2.1"):
+    # An option neither program knows is said as for cactus itself (the same message on both workflows).
+    for given, option, values in walk_options(list(extra), table, EXTRA, PROGRAM, unknown_cactus_option):
         if option in PLANNED or any(
             p.startswith(given)
             for p in PLANNED

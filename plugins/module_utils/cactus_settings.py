@@ -18,7 +18,7 @@ VARS = {
     "leader_node_type": "toil_leader_node_type",
     "leader_storage": "toil_leader_storage",
     "node_storage": "toil_node_storage",
-    "on_demand_prices": "toil_on_demand_prices",
+    "on_demand_prices": "cactus_plan_on_demand_prices",
     "run_tag": "toil_run_tag",
     "cons_cores": "cactus_cons_cores",
     "extra_options": "cactus_extra_options",
@@ -43,6 +43,7 @@ VARS = {
     "slurm_args": "cactus_slurm_args",
     "max_jobs": "cactus_max_jobs",
     "staging_url": "cactus_transfer_s3_url",
+    "gpu": "cactus_gpu",
 }
 
 # ---- Defaults -----------------------------------------------------------------------------------
@@ -51,13 +52,16 @@ VARS = {
 # fails when a copy (role defaults, argument specs, README, module options) drifts from it.
 DEFAULT_SPOT_TYPE = "c4.8xlarge"  # seed guide: spot, for most jobs
 DEFAULT_ON_DEMAND_TYPE = "r3.8xlarge"  # seed guide's table: on-demand, for the database jobs
-DEFAULT_SPOT_BID = 0.6  # seed guide, USD per hour
+# toil_spot_bid: 0 lets the default spot type's bid follow its price (cactus_sizing.default_spot_bid).
+DEFAULT_SPOT_BID = 0
 # Non-burstable: a t2 leader runs out of CPU credits in a run that lasts days. 2 vCPU is the
 # Kubernetes leader's minimum.
 DEFAULT_LEADER_NODE_TYPE = "m5.large"
 # Toil 9.4.1 defaults --retryCount to 1, so Cactus's "retryCount = 5 off single_machine" (which
 # only fires when the value is None) never happens: ask for it explicitly.
 DEFAULT_RETRY_COUNT = 5
+# cactus_gpu: GPUs per blast job (cactus --gpu N, KegAlign); 0 runs lastz on CPUs, as Cactus does.
+DEFAULT_GPU = 0
 RUN_TAG_KEY = "cactus-run"
 CLUSTER_TYPES = ("kubernetes", "mesos")
 DEFAULT_CLUSTER_TYPE = "kubernetes"  # supported by Toil; Mesos is deprecated there

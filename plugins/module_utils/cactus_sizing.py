@@ -109,10 +109,28 @@ def format_bid(bid):
     return repr(float(bid))
 
 
-def default_node_types(spot_bid=DEFAULT_SPOT_BID):
-    """The seed guide's pair: c4.8xlarge on the spot market at `spot_bid`, r3.8xlarge on demand."""
-    check_bid(spot_bid, VARS["spot_bid"])
-    return [f"{DEFAULT_SPOT_TYPE}:{format_bid(spot_bid)}", DEFAULT_ON_DEMAND_TYPE]
+# The bid of a default spot node type when toil_spot_bid is 0: the type's on-demand price, which is what
+# AWS caps a spot request at when it names no maximum. Spot prices stay below it, so pre-flight's "bid
+# below the spot price" refusal does not stop the default, and a spot node never costs more than on
+# demand. The price is yours (cactus_plan_on_demand_prices) or the Price List API's (looked up by
+# default); without either, the type's Linux on-demand price in us-east-1 (USD/hour), which the seed
+# guide's fixed 0.6 was below for m5.12xlarge's spot price.
+FALLBACK_ON_DEMAND_PRICES = {"c4.8xlarge": 1.591, "m5.12xlarge": 2.304}
+
+
+def default_spot_bid(spot_type, spot_bid=DEFAULT_SPOT_BID, on_demand_prices=None):
+    """The bid of the default spot node type `spot_type`: toil_spot_bid when given (not 0), else its
+    on-demand price (known, else FALLBACK_ON_DEMAND_PRICES)."""
+    if spot_bid:
+        return check_bid(spot_bid, VARS["spot_bid"])
+    price = (on_demand_prices or {}).get(spot_type)
+    return check_bid(price, VARS["on_demand_prices"]) if price else FALLBACK_ON_DEMAND_PRICES[spot_type]
+
+
+def default_node_types(spot_bid=DEFAULT_SPOT_BID, on_demand_prices=None):
+    """The seed guide's pair: c4.8xlarge on the spot market (default_spot_bid), r3.8xlarge on demand."""
+    bid = default_spot_bid(DEFAULT_SPOT_TYPE, spot_bid, on_demand_prices)
+    return [f"{DEFAULT_SPOT_TYPE}:{format_bid(bid)}", DEFAULT_ON_DEMAND_TYPE]
 
 
 def check_bid(bid, variable):

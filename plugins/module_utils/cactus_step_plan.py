@@ -11,10 +11,10 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_prepare_toi
     prepare_toil_argv,
     route_extra_options,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import VARS
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings import DEFAULT_SPOT_BID, VARS
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import (
-    check_bid,
     check_instance_types,
+    default_spot_bid,
     format_bid,
     largest_class,
     node_counts,
@@ -39,9 +39,9 @@ PREPARE_TOIL_SPOT_TYPE = "m5.12xlarge"
 PREPARE_TOIL_ON_DEMAND_TYPE = "r5.24xlarge"
 
 
-def default_node_types(spot_bid):
-    check_bid(spot_bid, VARS["spot_bid"])
-    return [f"{PREPARE_TOIL_SPOT_TYPE}:{format_bid(spot_bid)}", PREPARE_TOIL_ON_DEMAND_TYPE]
+def default_node_types(spot_bid=DEFAULT_SPOT_BID, on_demand_prices=None):
+    bid = default_spot_bid(PREPARE_TOIL_SPOT_TYPE, spot_bid, on_demand_prices)
+    return [f"{PREPARE_TOIL_SPOT_TYPE}:{format_bid(bid)}", PREPARE_TOIL_ON_DEMAND_TYPE]
 
 
 def wanted_instance_types(node_types, spot_bid, leader_node_type):
@@ -55,7 +55,9 @@ def plan_prepare_toil_workers(settings, genomes, region, cluster_type, node_stor
     """{node_types, min_nodes, max_nodes, node_storage (GiB), steps, placement, facts, facts_source,
     preemptible}; node_storage: the user's, checked, or None for the default."""
     variables = VARS
-    node_types = normalize_node_types(settings.node_types) or default_node_types(settings.spot_bid)
+    node_types = normalize_node_types(settings.node_types) or default_node_types(
+        settings.spot_bid, settings.on_demand_prices
+    )
     parsed = [parse_node_type(spec) for spec in node_types]
     check_instance_types(parsed, settings.leader_node_type, region, cluster_type)
     classes = [g["size_class"] for g in genomes]

@@ -49,6 +49,16 @@ DEFAULT_MAX_AGENT_KEYS = 5
 # A, C, D, H, I, M, R, T and Z; other families (F, G, P, X, Inf, DL, Trn, HPC, Mac...) have their own.
 QUOTA_SPOT_STANDARD = "L-34B43A08"  # All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests
 QUOTA_ON_DEMAND_STANDARD = "L-1216C47A"  # Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
+# The G and VT families (GPU nodes, cactus_gpu) have their own pair, counted the same way.
+QUOTA_SPOT_GPU = "L-3819A6DF"  # All G and VT Spot Instance Requests
+QUOTA_ON_DEMAND_GPU = "L-DB2E81BA"  # Running On-Demand G and VT instances
+# {kind: (quota code, label)}; vcpu_needs counts each kind, run_capacity reads each quota.
+QUOTAS = {
+    "spot": (QUOTA_SPOT_STANDARD, "spot"),
+    "on_demand": (QUOTA_ON_DEMAND_STANDARD, "on-demand"),
+    "gpu_spot": (QUOTA_SPOT_GPU, "G and VT spot"),
+    "gpu_on_demand": (QUOTA_ON_DEMAND_GPU, "G and VT on-demand"),
+}
 STANDARD_FAMILY_LETTERS = set("acdhimrtz")
 NON_STANDARD_PREFIXES = ("inf", "hpc", "mac", "dl", "trn")
 # A bid this close above the current spot price is outbid often: warn.
@@ -490,28 +500,49 @@ def is_standard_family(instance_type):
     return name[:1] in STANDARD_FAMILY_LETTERS
 
 
-def vcpu_needs(parsed, max_nodes, leader_node_type, vcpus):
-    """vCPUs the planned maximum can hold at once, per quota: spot and on-demand Standard.
+def is_gpu_family(instance_type):
+    """True for the G and VT families (g5.xlarge, g4dn.12xlarge, vt1.3xlarge), which have their own quotas."""
+    name = instance_type.lower()
+    return re.match(r"(g|vt)[0-9]", name) is not None
 
-    A node type of several instance types counts its largest. The leader is on demand.
-    Returns {'spot', 'on_demand', 'unchecked': [types outside the Standard quotas]}.
+
+def quota_kind(instance_type, spot):
+    """The key of QUOTAS whose vCPUs an instance of this type draws on, or None (a family not checked)."""
+    if is_standard_family(instance_type):
+        return "spot" if spot else "on_demand"
+    if is_gpu_family(instance_type):
+        return "gpu_spot" if spot else "gpu_on_demand"
+    return None
+
+
+def vcpu_needs(parsed, max_nodes, leader_node_type, vcpus):
+    """vCPUs the planned maximum can hold at once, per quota: spot and on-demand Standard, and spot
+    and on-demand G and VT.
+
+    A node type of several instance types counts its largest in each quota. The leader is on demand.
+    Returns {'spot', 'on_demand', 'gpu_spot', 'gpu_on_demand', 'unchecked': [types of other families]}.
     """
-    needs = {"spot": 0, "on_demand": 0, "unchecked": []}
+    needs = {kind: 0 for kind in QUOTAS}
+    needs["unchecked"] = []
     items = [(types, bid, count) for (_, types, bid), count in zip(parsed, max_nodes, strict=True)]
     items.append(([leader_node_type], None, 1))
     for types, bid, count in items:
-        standard = [t for t in types if is_standard_family(t)]
-        needs["unchecked"] += [t for t in types if t not in standard and t not in needs["unchecked"]]
-        if not standard or not count:
-            continue
-        largest = max(vcpus.get(t, 0) for t in standard)
-        needs["spot" if bid is not None else "on_demand"] += largest * count
+        largest = {}
+        for t in types:
+            kind = quota_kind(t, bid is not None)
+            if kind is None:
+                if t not in needs["unchecked"]:
+                    needs["unchecked"].append(t)
+                continue
+            largest[kind] = max(largest.get(kind, 0), vcpus.get(t, 0))
+        for kind, size in largest.items():
+            needs[kind] += size * (count or 0)
     return needs
 
 
 def check_quota(kind, needed, quota, in_use, code):
     """Compare planned vCPUs with a quota. quota None: unreadable. Returns warnings; raises when short."""
-    label = "spot" if kind == "spot" else "on-demand"
+    label = QUOTAS[kind][1]
     if not needed:
         return []
     if quota is None:

@@ -163,9 +163,12 @@ options:
         the spot maximum, an on-demand one the on-demand maximum.
     type: raw
   spot_bid:
-    description: Bid in USD per hour for the default spot node type.
+    description:
+      - Bid in USD per hour for the default spot node type.
+      - 0 lets it follow the type, its on-demand price (AWS's own cap of a spot request) from
+        O(on_demand_prices) or, with O(lookup_prices), the Price List API, else its us-east-1 price.
     type: float
-    default: 0.6
+    default: 0
   jobstore_name:
     description:
       - Name of the AWS job store (bucket C(<name>--toil)); the plan writes C(aws:<region>:<name>).
@@ -237,6 +240,16 @@ options:
     type: str
     choices: [auto, prepare_toil, progressive]
     default: auto
+  gpu:
+    description:
+      - GPUs per blast job (C(cactus --gpu N), KegAlign in Cactus's C(-gpu) image); 0 runs lastz on CPUs.
+      - Refused on Mesos (Toil's Mesos batch system gives no job a GPU) and with C(prepare_toil)
+        (C(cactus-prepare-toil) v3.2.1 asks Toil for no GPU for its blast job).
+      - On Kubernetes a node type of O(node_types) must have N GPUs of at least 8 GiB (EC2's
+        DescribeInstanceTypes); on a host the batch system must be C(single_machine) or C(slurm) and
+        O(extra_options) must give C(--binariesMode docker) or C(singularity).
+    type: int
+    default: 0
   offline:
     description:
       - Do not touch the network. URL genomes are not measured (size null, sized as mammal).
@@ -439,6 +452,10 @@ plan:
     workflow_why:
       description: AWS plans only. Why this workflow (chosen, or what C(auto) decided and why).
       type: str
+    gpu:
+      description: GPU blast, null when off; C(count) (C(--gpu N)) and on AWS C(node_types), the node types
+        with N GPUs of at least 8 GiB.
+      type: dict
     steps:
       description: prepare_toil plans only. Per step (preprocess, blast, align, halAppend) the request of
         one job (cores, memory and disk in bytes), why, and the node type that holds it.
@@ -538,12 +555,16 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_settings im
     CLUSTER_TYPES,
     DEFAULT_CACTUS_VERSION,
     DEFAULT_CLUSTER_TYPE,
+    DEFAULT_GPU,
     DEFAULT_HOST_BATCH_SYSTEM,
     DEFAULT_RETRY_COUNT,
     DEFAULT_SPOT_BID,
     RUN_TAG_KEY,
 )
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import parse_node_type
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_sizing import (
+    normalize_node_types,
+    parse_node_type,
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan import wanted_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import describe_instance_types
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
@@ -630,6 +651,7 @@ ARGUMENT_SPEC = dict(
     appliance_image=dict(type="str"),
     run_dir=dict(type="path", required=True),
     workflow=dict(type="str", choices=["auto", "prepare_toil", "progressive"], default="auto"),
+    gpu=dict(type="int", default=DEFAULT_GPU),
 )
 
 SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_name", "owner",
@@ -640,7 +662,7 @@ SETTINGS_KEYS = ("cluster_name", "zone", "key_pair_name", "output", "jobstore_na
                  "max_memory", "host_cores", "host_memory_mb", "leader_dir", "run_name", "vpc_subnet",
                  "use_private_ip", "instance_profile_arn", "extra_security_groups", "tags", "aws_ami",
                  "appliance_image", "slurm_partition", "slurm_time", "slurm_args", "max_jobs", "slurm_facts",
-                 "workflow")
+                 "workflow", "gpu")
 # Empty values mean "from the plan" or "not used" (the roles' defaults: [], {}, 0, ""), as if not given.
 FROM_THE_PLAN = ("node_types", "min_nodes", "max_nodes", "leader_node_type", "leader_storage", "node_storage",
                  "cons_cores", "max_cores", "max_memory", "jobstore_name", "leader_dir", "run_name",
@@ -688,7 +710,7 @@ def _instance_facts(settings, region):
     (DescribeInstanceTypes); None when the workflow is progressive or EC2 does not answer (the
     planner then reads Toil's table, and says so in the plan's steps line)."""
     workflow = resolve_workflow(settings.workflow, settings.cluster_type)[0]
-    if workflow != "prepare_toil":
+    if workflow != "prepare_toil" and not settings.gpu:  # GPU blast reads the GPUs of the node types
         return None
     types = wanted_instance_types(settings.node_types, settings.spot_bid, settings.leader_node_type)
     from botocore.exceptions import BotoCoreError, ClientError
@@ -706,6 +728,9 @@ def _with_prices(plan, seqfile, measured, settings, region):
         types, bid = parse_node_type(spec)
         if bid is None:  # spot node types cost at most their bid
             wanted.update(types)
+    if not settings.spot_bid and not normalize_node_types(settings.node_types):
+        # toil_spot_bid 0: the default spot type's bid is its on-demand price (default_spot_bid)
+        wanted.update(parse_node_type(plan["node_types"][0])[0])
     missing = sorted(wanted - set(settings.on_demand_prices))
     found, problem = toil_aws.on_demand_prices(region, missing) if missing else ({}, None)
     if found:

@@ -40,8 +40,8 @@ options:
         O(restart) is true; and that bucket C(<jobstore_name>--hal), where a prepare_toil run writes
         its HAL, is not another account's nor holds an earlier run's HAL.
       - C(capacity) checks that every instance type is offered in the zone, that every spot bid is
-        at least the current spot price there, and that the vCPU quotas hold the plan's maximum
-        plus the leader; it also looks up on-demand prices.
+        at least the current spot price there, and that the vCPU quotas (Standard, and G and VT for GPU
+        node types) hold the plan's maximum plus the leader; it also looks up on-demand prices.
       - C(storage) checks that the local genomes fit on the leader's disk.
       - C(governed) checks the settings of a governed account - the zone has a default subnet (Toil 9.4.1
         needs one even with a subnet given); O(vpc_subnet) exists, is in O(zone) and gives public
@@ -245,7 +245,8 @@ jobstore:
 capacity:
   description:
     - C(spot_prices) (current price in the zone by instance type), C(vcpus) by instance type, and
-      C(quotas) (C(spot) and C(on_demand), each with code, quota (null when unreadable), needed and in_use).
+      C(quotas) (C(spot) and C(on_demand), and C(gpu_spot) and C(gpu_on_demand) when a G or VT node type is
+      planned, each with code, quota (null when unreadable), needed and in_use).
   returned: when capacity is checked
   type: dict
 slurm:
@@ -297,8 +298,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_slurm impor
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import toil_role_name
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
     DEFAULT_MAX_AGENT_KEYS,
-    QUOTA_ON_DEMAND_STANDARD,
-    QUOTA_SPOT_STANDARD,
+    QUOTAS,
     PreflightError,
     all_instance_types,
     check_agent_keys,
@@ -323,10 +323,10 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     check_quota,
     existing_clusters,
     format_usd,
-    is_standard_family,
     hal_bucket,
     jobstore_bucket,
     parsed_node_types,
+    quota_kind,
     vcpu_needs,
 )
 
@@ -560,7 +560,7 @@ def _vcpus(ec2, types):
 
 
 def _in_use(ec2, vcpus_of):
-    """vCPUs of Standard-family instances already pending/running in the region: (spot, on-demand)."""
+    """vCPUs of instances already pending/running in the region, by quota (QUOTAS' kinds)."""
     reservations = _paginate(
         ec2,
         "describe_instances",
@@ -568,20 +568,15 @@ def _in_use(ec2, vcpus_of):
         Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}],
     )
     instances = [i for r in reservations for i in r.get("Instances", [])]
-    types = sorted({i["InstanceType"] for i in instances if is_standard_family(i["InstanceType"])})
-    missing = [t for t in types if t not in vcpus_of]
+    counted = [(i, quota_kind(i["InstanceType"], i.get("InstanceLifecycle") == "spot")) for i in instances]
+    missing = sorted({i["InstanceType"] for i, kind in counted if kind and i["InstanceType"] not in vcpus_of})
     if missing:
         vcpus_of.update(_vcpus(ec2, missing))
-    spot = on_demand = 0
-    for instance in instances:
-        count = (
-            vcpus_of.get(instance["InstanceType"], 0) if is_standard_family(instance["InstanceType"]) else 0
-        )
-        if instance.get("InstanceLifecycle") == "spot":
-            spot += count
-        else:
-            on_demand += count
-    return spot, on_demand
+    used = dict.fromkeys(QUOTAS, 0)
+    for instance, kind in counted:
+        if kind:
+            used[kind] += vcpus_of.get(instance["InstanceType"], 0)
+    return used
 
 
 def _quota(module, code):
@@ -614,7 +609,7 @@ def run_capacity(module):
         warnings += check_bids(parsed, spot_prices, zone)
         vcpus = _vcpus(ec2, sorted(t for t in types if t in offered))
         needs = vcpu_needs(parsed, p["max_nodes"], leader, vcpus)
-        spot_used, on_demand_used = _in_use(ec2, dict(vcpus))
+        used = _in_use(ec2, dict(vcpus))
     except (BotoCoreError, ClientError) as error:
         _aws_fail(
             module,
@@ -623,33 +618,34 @@ def run_capacity(module):
             "check the AWS credentials and toil_zone",
         )
     quotas = {}
-    for kind, code, used in (
-        ("spot", QUOTA_SPOT_STANDARD, spot_used),
-        ("on_demand", QUOTA_ON_DEMAND_STANDARD, on_demand_used),
-    ):
+    for kind, (code, _label) in QUOTAS.items():
+        if kind.startswith("gpu") and not needs[kind]:
+            continue  # no G or VT node type: their quotas are not the plan's business
         value, problem = _quota(module, code) if needs[kind] else (None, None)
         quotas[kind] = {
             "code": code,
             "quota": value,
             "needed": needs[kind],
-            "in_use": used,
+            "in_use": used[kind],
             "unreadable": problem,
         }
         try:
-            warnings += check_quota(kind, needs[kind], value, used, code)
+            warnings += check_quota(kind, needs[kind], value, used[kind], code)
         except PreflightError as error:
             if p["fail_on_quota"]:
                 raise
             warnings.append(str(error))
     if needs["unchecked"]:
         warnings.append(
-            f"{', '.join(needs['unchecked'])} are outside the Standard vCPU quotas: check their "
-            "family's quota yourself"
+            f"{', '.join(needs['unchecked'])} are outside the Standard and the G and VT vCPU quotas: "
+            "check their family's quota yourself"
         )
     bids = ", ".join(f"{t} ${format_usd(v)}" for t, v in sorted(spot_prices.items())) or "no spot node types"
     msg = (
         f"zone {zone} offers every node type; spot prices now: {bids}; vCPUs needed: "
         f"{needs['spot']} spot, {needs['on_demand']} on demand"
+        + (f", G and VT {needs['gpu_spot']} spot, {needs['gpu_on_demand']} on demand"
+           if needs["gpu_spot"] or needs["gpu_on_demand"] else "")
     )
     return {
         "msg": msg,

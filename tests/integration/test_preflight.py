@@ -196,6 +196,13 @@ BAD = [
         "9.4.1's). Fix: did you mean --root?",
     ),
     (
+        "gpu-on-prepare-toil",
+        {"cactus_gpu": 2},
+        {},
+        "cactus_gpu: 2 GPUs with cactus_workflow=prepare_toil: cactus-prepare-toil v3.2.1 passes --gpu to "
+        "cactus-blast but asks Toil for no GPU for its blast job",
+    ),
+    (
         "output-is-a-directory",
         {"cactus_output": "@genomes"},
         {},

@@ -359,3 +359,25 @@ def test_install_offline_into_fresh_venv(how, release, wheelhouse, env, tmp_path
         ok(subprocess.run(args, env=run_env, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path))
         assert (tmp_path / "out.hal").read_bytes() == hal
     shutil.rmtree(venv)  # big; no need to keep it in pytest's tmp dirs
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--gpu", "--batchSystem", "kubernetes"], "--gpu N required to set number of GPUs"),
+        (["--gpu", "4", "--latest"], "--latest cannot be used with --gpu"),
+        (["--gpu", "x"], "Invalid value for blast gpu count, x"),
+        (["--gpu", "4", "--lastzCores", "8"], None),
+        (["--gpu", "--batchSystem", "single_machine"], None),
+        (["--gpu", "4", "--fastga", "--latest"], None),  # FastGA turns the GPU off first
+    ],
+)
+def test_gpu_rules_are_v321s(argv, error, tmp_path):
+    """cactus --gpu as v3.2.1's parser and ConfigWrapper.initGPU take it."""
+    cli = _module("cactus_standin.cli", SRC)
+    options = cli.make_parser().parse_args([f"file:{tmp_path / 'js'}", "seq.txt", "out.hal", *argv])
+    if error:
+        with pytest.raises(RuntimeError, match=error):
+            cli.check_gpu(options)
+    else:
+        cli.check_gpu(options)

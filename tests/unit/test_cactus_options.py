@@ -74,3 +74,23 @@ def test_every_option_the_standin_knows_passes_the_check():
             if option in ("-h", "--help", "--version"):
                 continue
             check_extra_option_names([option, *value])
+
+
+def test_one_walk_reads_options_for_both_programs():
+    """option_walk is the one home of the argparse-style walk: groups as argparse reads them, and a
+    stray value said with the program's name."""
+    from ansible_collections.genomics.cactus.plugins.module_utils.option_walk import walk_options
+
+    def unknown(name):
+        raise CactusError("v", f"'{name}' unknown", "")
+
+    table = {"--gpu": ("?", None), "--maskMode": (None, ("red", "none")), "--remask": (0, None),
+             "-e": (None, None)}
+    tokens = ["--gp", "--mask=red", "--remask", "-eA=B", "--gpu", "2"]
+    groups = walk_options(tokens, table, "v", "prog v1", unknown)
+    assert groups == [("--gp", "--gpu", []), ("--mask", "--maskMode", ["red"]), ("--remask", "--remask", []),
+                      ("-e", "-e", ["A=B"]), ("--gpu", "--gpu", ["2"])]
+    with pytest.raises(CactusError, match="'x' is neither a prog option nor an option's value"):
+        walk_options(["x"], table, "v", "prog v1", unknown)
+    with pytest.raises(CactusError, match="'--nope' unknown"):
+        walk_options(["--nope"], table, "v", "prog v1", unknown)

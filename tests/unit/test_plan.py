@@ -150,7 +150,7 @@ def test_sums_are_exact_not_floating_point():
 ])
 def test_plans_match_the_seed_table_for_each_class(size, count, spot, on_demand):
     plan = plan_for([size] * count)
-    assert plan["node_types"] == ["c4.8xlarge:0.6", "r3.8xlarge"]
+    assert plan["node_types"] == ["c4.8xlarge:1.591", "r3.8xlarge"]
     assert plan["max_nodes"] == [spot, on_demand]
     assert plan["min_nodes"] == [0, 0]
     assert {g["size_class"] for g in plan["genomes"]} == {size_class(size)}
@@ -208,7 +208,7 @@ def test_node_types_as_a_comma_string_and_overrides():
 def test_empty_lists_mean_the_defaults():
     plan = plan_for([BIRD] * 4, node_types=[], min_nodes=[], max_nodes="")
     assert (plan["node_types"], plan["min_nodes"], plan["max_nodes"]) == (
-        ["c4.8xlarge:0.6", "r3.8xlarge"], [0, 0], [20, 1])
+        ["c4.8xlarge:1.591", "r3.8xlarge"], [0, 0], [20, 1])
     assert any("previous-generation" in w for w in plan["warnings"])
 
 
@@ -236,7 +236,7 @@ def test_spot_bid_parameter_sets_the_default_bid():
     (dict(cluster_type="mesos", node_types=["m6g.large"]), "toil_node_types", "amd64 only"),
     (dict(zone="ap-south-2a"), "toil_zone", "not in Toil 9.4.1's instance table"),
     (dict(zone="us-west-2"), "toil_zone", "is a region, but an availability zone is required"),
-    (dict(spot_bid=0), "toil_spot_bid", "positive"),
+    (dict(spot_bid=-1), "toil_spot_bid", "positive"),
     (dict(cluster_type="slurm"), "toil_cluster_type", "not a cluster type"),
     (dict(key_pair_name=""), "toil_key_pair_name", "no EC2 key pair"),
     (dict(node_storage=0), "toil_node_storage", "GB >= 1"),
@@ -433,7 +433,7 @@ def test_cost_of_interchangeable_on_demand_types_is_the_dearest():
 
 
 def test_plan_summary_shows_the_cost():
-    plan = plan_for([MAMMAL] * 4, on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
+    plan = plan_for([MAMMAL] * 4, spot_bid=0.6, on_demand_prices={"r3.8xlarge": 2.66, "m5.large": 0.096})
     assert plan["cost_per_hour"]["total"] == pytest.approx(29.416)
     assert "$29.42/hour" in plan["summary"]
     assert "known + unknown prices" in plan_for([MAMMAL, MAMMAL])["summary"]
@@ -448,7 +448,7 @@ AWS_PLAN_KEYS = {
     "leader_node_type", "leader_storage", "cons_cores", "output", "output_kind", "leader_run_dir",
     "leader_seqfile", "leader_seqfile_text", "leader_output", "log_file", "launch_cluster_argv",
     "launch_cluster_environment", "cactus_argv", "cactus_restart_argv", "cost_per_hour", "warnings",
-    "summary", "governed", "cactus_environment", "workflow", "workflow_why",
+    "summary", "governed", "cactus_environment", "workflow", "workflow_why", "gpu",
 }
 
 
@@ -728,7 +728,7 @@ HOST_PLAN_KEYS = {
     "jobstore_name", "cactus_version", "seqfile", "tree", "leaves", "outgroups", "genomes", "size_classes",
     "single_machine_recommended", "output", "output_kind", "leader_run_dir", "leader_seqfile",
     "leader_seqfile_text", "leader_output", "log_file", "cactus_argv", "cactus_restart_argv", "warnings",
-    "summary",
+    "summary", "gpu",
 }
 HOST_BATCH_SYSTEMS = ["single_machine", "slurm", "lsf", "grid_engine", "torque", "htcondor"]
 
@@ -1420,7 +1420,7 @@ def test_module_plans_writes_once_and_honours_check_mode(small_run, tmp_path):
     assert plan["genomes"][0]["resolved"] == str(tmp_path / "data" / "fa" / "human.fa")
     assert plan["single_machine_recommended"] is True and plan["max_nodes"] == [2, 1]
     assert plan["cactus_argv"][3] == "/var/lib/toil/cactus/cactus-unit-jobstore/run.hal"
-    assert plan["cost_per_hour"]["total"] == pytest.approx(2 * 0.6 + 2.66 + 0.096)
+    assert plan["cost_per_hour"]["total"] == pytest.approx(2 * 1.591 + 2.66 + 0.096)
     check_cactus_argv_with_toil(plan["cactus_argv"])
 
     second = run_module(small_run, tmp_path)

@@ -114,7 +114,7 @@ def test_the_plans_own_defaults_are_the_ones_every_copy_names():
     assert max_jobs in options["cactus_max_jobs"]["description"]
     assert f"({max_jobs})" in rows["cactus_max_jobs"]
     pair = ", ".join(f'"{t}"' for t in default_node_types())
-    prepare_toil_pair = ", ".join(f'"{t}"' for t in prepare_toil_node_types(0.6))
+    prepare_toil_pair = ", ".join(f'"{t}"' for t in prepare_toil_node_types())
     for where, text in texts.items():
         assert f"[{prepare_toil_pair}]" in text, where
         assert f"({leader};" in text or f"`{leader}`" in text, where

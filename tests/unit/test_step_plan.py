@@ -149,7 +149,7 @@ def test_kubernetes_runs_prepare_toil_with_every_step_fitting_its_node(name, fac
     plan = prepare_plan(SETS[name], facts)
     assert plan["workflow"] == "prepare_toil" and "Kubernetes" in plan["workflow_why"]
     assert "workflow prepare_toil" in plan["summary"] and "cactus-prepare-toil" in plan["summary"]
-    assert plan["node_types"] == ["m5.12xlarge:0.6", "r5.24xlarge"]
+    assert plan["node_types"] == ["m5.12xlarge:2.304", "r5.24xlarge"]
     assert plan["cons_cores"] is None
     for step, request in plan["steps"].items():
         node = plan["steps"][step]["node_type"].split(":")[0]
@@ -183,7 +183,7 @@ def test_the_maintainers_mammal_settings_are_the_anchor(facts):
     assert (steps["blast"]["cores"], steps["blast"]["memory"]) == (32, 120 * GIB)
     assert (steps["align"]["cores"], steps["align"]["memory"]) == (64, 416 * GIB)
     assert steps["halAppend"]["disk"] == 3000 * GIB and steps["halAppend"]["node_type"] == "r5.24xlarge"
-    assert steps["align"]["node_type"] == "r5.24xlarge" and steps["blast"]["node_type"] == "m5.12xlarge:0.6"
+    assert steps["align"]["node_type"] == "r5.24xlarge" and steps["blast"]["node_type"] == "m5.12xlarge:2.304"
 
 
 def test_smaller_genomes_and_fewer_genomes_ask_for_less():
@@ -202,7 +202,7 @@ def test_smaller_genomes_and_fewer_genomes_ask_for_less():
 def test_mesos_keeps_cactus_itself(name, facts):
     plan = prepare_plan(SETS[name], facts, cluster_type="mesos")
     assert plan["workflow"] == "progressive" and "Mesos" in plan["workflow_why"]
-    assert "steps" not in plan and plan["node_types"] == ["c4.8xlarge:0.6", "r3.8xlarge"]
+    assert "steps" not in plan and plan["node_types"] == ["c4.8xlarge:1.591", "r3.8xlarge"]
     options = check_cactus_argv_with_toil(plan["cactus_argv"])
     assert options.batchSystem == "mesos" and options.provisioner == "aws"
     assert "workflow progressive" in plan["summary"]

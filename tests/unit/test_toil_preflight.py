@@ -15,8 +15,11 @@ from pathlib import Path
 import boto3
 import pytest
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight import (
+    QUOTA_ON_DEMAND_GPU,
     QUOTA_ON_DEMAND_STANDARD,
+    QUOTA_SPOT_GPU,
     QUOTA_SPOT_STANDARD,
+    QUOTAS,
     PreflightError,
     agent_key_fingerprints,
     check_agent_keys,
@@ -33,6 +36,7 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_preflight imp
     is_standard_family,
     parse_agent_keys,
     parsed_node_types,
+    quota_kind,
     vcpu_needs,
 )
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import zone_to_region as zone_region
@@ -379,7 +383,35 @@ def test_vcpus_needed_per_quota():
         "m5.large": 2,
     }
     needs = vcpu_needs(parsed, [20, 2, 1, 3], "m5.large", vcpus)
-    assert needs == {"spot": 20 * 36 + 36, "on_demand": 2 * 32 + 2, "unchecked": ["p3.2xlarge"]}
+    assert needs == {"spot": 20 * 36 + 36, "on_demand": 2 * 32 + 2, "gpu_spot": 0, "gpu_on_demand": 0,
+                     "unchecked": ["p3.2xlarge"]}
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "spot", "kind"),
+    [("g5.12xlarge", False, "gpu_on_demand"), ("g4dn.xlarge", True, "gpu_spot"), ("vt1.3xlarge", False,
+     "gpu_on_demand"), ("m5.large", True, "spot"), ("p3.2xlarge", False, None), ("inf1.xlarge", True, None)],
+)
+def test_quota_kind_of_gpu_families(instance_type, spot, kind):
+    assert quota_kind(instance_type, spot) == kind
+
+
+def test_gpu_node_types_count_against_the_g_and_vt_quotas():
+    """cactus_gpu's node types (G family) draw on the G and VT quotas, read like the Standard ones
+    (the emulator has no Service Quotas: this is where the check is shown)."""
+    parsed = parsed_node_types(["m5.12xlarge:1.2", "g5.12xlarge", "g4dn.12xlarge:1.5"])
+    vcpus = {"m5.12xlarge": 48, "g5.12xlarge": 48, "g4dn.12xlarge": 48, "m5.large": 2}
+    needs = vcpu_needs(parsed, [4, 2, 3], "m5.large", vcpus)
+    assert needs == {"spot": 4 * 48, "on_demand": 2, "gpu_spot": 3 * 48, "gpu_on_demand": 2 * 48,
+                     "unchecked": []}
+    assert QUOTAS["gpu_on_demand"][0] == QUOTA_ON_DEMAND_GPU == "L-DB2E81BA"
+    assert QUOTAS["gpu_spot"][0] == QUOTA_SPOT_GPU == "L-3819A6DF"
+    message = _raises("toil_max_nodes", "may run 96 G and VT on-demand vCPUs at once", check_quota,
+                      "gpu_on_demand", 96, 0.0, 0, QUOTA_ON_DEMAND_GPU)
+    assert "--quota-code L-DB2E81BA --desired-value 96" in message
+    unreadable = check_quota("gpu_spot", 144, None, 0, QUOTA_SPOT_GPU)
+    assert "could not read the G and VT spot vCPU quota (L-3819A6DF)" in unreadable[0]
+    assert check_quota("gpu_spot", 144, 256.0, 0, QUOTA_SPOT_GPU) == []
 
 
 def test_quota_checks():

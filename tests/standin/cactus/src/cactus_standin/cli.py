@@ -107,6 +107,25 @@ def check_cores(options) -> None:
         raise RuntimeError("--consCores must be <= --maxCores")
 
 
+def check_gpu(options) -> None:
+    """v3.2.1's ConfigWrapper.initGPU: --fastga turns --gpu off; --latest with --gpu stops; off
+    single_machine the count must be given; the count must be a number. Then recorded, like the binaries."""
+    if options.gpu and options.fastga:
+        logger.warning("Disabling --gpu because FastGA activated")
+        options.gpu = None
+    if not options.gpu:
+        return
+    if options.latest:
+        raise RuntimeError("--latest cannot be used with --gpu")
+    if options.gpu == "all" and options.batchSystem.lower() not in ("single_machine", "singlemachine"):
+        raise RuntimeError("--gpu N required to set number of GPUs on non single_machine batch systems")
+    if options.gpu != "all" and (not options.gpu.isdigit() or int(options.gpu) < 0):
+        raise RuntimeError(
+            f"Invalid value for blast gpu count, {options.gpu}. Please specify a numeric value with --gpu"
+        )
+    logger.info("stand-in: --gpu %s recorded only (KegAlign is not run)", options.gpu)
+
+
 def override_toil_options(options) -> None:
     """cactus_override_toil_options: the same defaults Cactus forces on Toil."""
     if options.retryCount is None and options.batchSystem.lower() != "single_machine":
@@ -205,6 +224,7 @@ def main(argv=None) -> None:
     set_logging_from_options(options)
     options.binariesMode = resolve_binaries_mode(options.binariesMode)
     check_cores(options)
+    check_gpu(options)
     override_toil_options(options)
     check_cluster_options(options)
     run_on_single_machine(parser, options)
