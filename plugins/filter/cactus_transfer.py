@@ -9,8 +9,9 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import 
     appliance_exec_argv,
 )
 
+# The staging directory's manifest is not sent: the target's check writes it (cactus_verify).
 RSYNC_OPTIONS = ["--recursive", "--copy-links", "--times", "--partial", "--partial-dir=.rsync-partial",
-                 "--itemize-changes", "--stats"]
+                 "--itemize-changes", "--stats", "--exclude=/.manifest.sha256"]
 
 
 def cactus_transfer_rsync_argv(stage_dir, genomes_dir, *, connection="", host="", user="", rsh="ssh",

@@ -72,15 +72,20 @@ PreflightError = CactusError
 # ---- Names (no AWS) ------------------------------------------------------------------------------
 
 
-def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=None, staging_url=""):
+def check_names(cluster_name, zone, output, known_regions=None, jobstore_name=None, staging_url="",
+                region_override=""):
     """The run's names, before AWS is asked anything. Returns {'region', 'output_kind'}.
 
     `known_regions` (botocore's EC2 regions) keeps a typo from sending requests to a host that
     does not exist. The job store name is checked with Toil's own parser before its bucket is asked for.
+    `region_override`: the region the later steps use (toil_region), which must be the zone's.
     """
     check_cluster_name(cluster_name)
     region = zone_to_region(zone)
     check_region_known(zone, region, known_regions)
+    if region_override and region_override != region:
+        raise PreflightError("toil_region", f"'{region_override}' is not the region of toil_zone '{zone}' "
+                             f"({region})", "drop the toil_region override")
     kind = output_kind(output)
     if jobstore_name:
         check_jobstore_name(jobstore_name, region)

@@ -138,128 +138,13 @@ inputs_message:
   returned: always
 """
 
-import hashlib
-import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
     changes, fingerprints, verdict)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths import check_staging_url
-
-CHUNK = 4 * 1024 * 1024
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def local_files(source, target):
-    """(source file, path relative to the genomes dir) for a genome file or a directory of them."""
-    if os.path.isdir(source):
-        for root, dirs, files in os.walk(source, followlinks=True):
-            dirs.sort()
-            for name in sorted(files):
-                path = os.path.join(root, name)
-                yield path, os.path.join(target, os.path.relpath(path, source))
-    else:
-        yield source, target
-
-
-def cached_sha256s(paths, cache, workers=0):
-    """[(sha256, size)] of paths; a file whose size and mtime match its cache entry is not read, the
-    others are read several at a time (hashlib lets threads run while it hashes)."""
-    stamps = []
-    for path in paths:
-        st = os.stat(path)
-        stamps.append((os.path.realpath(path), [st.st_size, st.st_mtime_ns]))
-    stamp_of = dict(stamps)
-    stale = sorted(key for key, stamp in stamp_of.items() if (cache.get(key) or {}).get("stamp") != stamp)
-    if stale:
-        with ThreadPoolExecutor(min(len(stale), workers or os.cpu_count() or 1)) as pool:
-            for key, digest in zip(stale, pool.map(sha256_of, stale), strict=True):
-                cache[key] = {"stamp": stamp_of[key], "sha256": digest}
-    return [(cache[key]["sha256"], stamp[0]) for key, stamp in stamps]
-
-
-def place_link(link, target, dry_run=False):
-    """Point link at target; return True when something changed (or would, with dry_run)."""
-    if os.path.islink(link) and os.readlink(link) == target:
-        return False
-    if dry_run:
-        return True
-    if os.path.lexists(link):
-        os.unlink(link)
-    os.makedirs(os.path.dirname(link), exist_ok=True)
-    os.symlink(target, link)
-    return True
-
-
-def remove_stale(stage_dir, wanted, dry_run=False):
-    """Drop links (and then empty directories) that are no longer in the plan."""
-    changed = False
-    if not os.path.isdir(stage_dir):
-        return changed
-    for root, dirs, files in os.walk(stage_dir, topdown=False):
-        for name in files + dirs:  # a link to a genome directory is listed among dirs
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, stage_dir)
-            if os.path.islink(path) or os.path.isfile(path):
-                if rel != ".manifest.sha256" and rel not in wanted:
-                    if not dry_run:
-                        os.unlink(path)
-                    changed = True
-            elif not dry_run and not os.listdir(path):
-                os.rmdir(path)
-    return changed
-
-
-def stage(genomes, leader_genomes_dir, stage_dir, cache_path, dry_run=False):
-    prefix = leader_genomes_dir.rstrip("/") + "/"
-    try:
-        with open(cache_path) as f:
-            cache = json.load(f)
-    except (OSError, ValueError):
-        cache = {}
-    changed, wanted, manifest, total, files = False, set(), [], 0, []
-    if not dry_run:
-        os.makedirs(stage_dir, exist_ok=True)
-    for genome in genomes:
-        if genome.get("kind") != "local":
-            continue
-        if not genome["leader_path"].startswith(prefix):
-            raise ValueError(f"genome {genome['name']}: {genome['leader_path']} is not below {prefix}")
-        target = genome["leader_path"][len(prefix):]
-        changed |= place_link(os.path.join(stage_dir, target), genome["resolved"], dry_run)
-        wanted.add(target)
-        files.extend(local_files(genome["resolved"], target))
-    digests = cached_sha256s([path for path, _ in files], cache)
-    for (digest, size), (_, rel) in zip(digests, files, strict=True):
-        manifest.append(f"{digest}  {rel}\n")
-        total += size
-    changed |= remove_stale(stage_dir, wanted, dry_run)
-    manifest_path = os.path.join(stage_dir, ".manifest.sha256")
-    text = "".join(sorted(manifest, key=lambda line: line[66:]))
-    old = None
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            old = f.read()
-    changed |= old != text
-    result = {"files": len(manifest), "bytes": total, "manifest": manifest_path, "manifest_text": text}
-    if dry_run:
-        return changed, result
-    if old != text:
-        with open(manifest_path, "w") as f:
-            f.write(text)
-    with open(cache_path + ".tmp", "w") as f:
-        json.dump(cache, f)
-    os.replace(cache_path + ".tmp", cache_path)
-    return changed, result
+from ansible_collections.genomics.cactus.plugins.module_utils.cactus_stage import stage
 
 
 def s3_layout(genomes, leader_genomes_dir, s3_url, tree, manifest_text):

@@ -26,7 +26,9 @@ options:
   check:
     description:
       - C(names) checks the cluster name, the zone (a region gets its own message; the region must
-        be an EC2 region) and the output, without AWS. The job store name is the plan's to check.
+        be an EC2 region; O(region), when given, must be the zone's) and the output, without AWS. The
+        job store name is the plan's to check. Put first, it keeps a later check from asking AWS with
+        a mistyped name.
       - C(account) checks that the AWS credentials work (and says whose they are), that O(zone) is an
         available zone of O(region) and that the key pair O(key_pair_name) exists there; its fingerprint
         serves C(agent) when O(key_fingerprint) is not given.
@@ -352,7 +354,7 @@ def run_names(module):
     p = module.params
     result = check_names(
         p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"],
-        p["staging_url"],
+        p["staging_url"], p["region"] or "",
     )
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.genomics.cactus.plugins.module_utils import cactus_transfer
 
 
 def _module(name):
@@ -18,7 +19,6 @@ def _module(name):
     return module
 
 
-cactus_send = _module("cactus_send")
 cactus_verify = _module("cactus_verify")
 cactus_stage = _module("cactus_stage")
 
@@ -35,7 +35,7 @@ def test_written_names_from_rsync_itemized_output():
         "",
         "Number of regular files transferred: 3",
     ])  # fmt: skip
-    assert cactus_send.written(out) == ["a/a.fa", "b/odd name €.fa", ".manifest.sha256"]
+    assert cactus_transfer.written(out) == ["a/a.fa", "b/odd name €.fa", ".manifest.sha256"]
 
 
 def _staged(tmp_path, *names):
@@ -55,7 +55,7 @@ def test_a_sent_file_is_trusted_only_with_the_stamp_it_was_hashed_at(tmp_path):
     inputs, stage, cache = _staged(tmp_path, "a", "b", "c")
     (inputs / "b.fa").write_text(">b\nACGTT\n")  # edited after it was hashed
     del cache[os.path.realpath(inputs / "c.fa")]  # never hashed: the leader hashes it
-    kept, moved = cactus_send.check_stamps(str(stage), cache, ["a/a.fa", "b/b.fa", "c/c.fa"])
+    kept, moved = cactus_transfer.check_stamps(str(stage), cache, ["a/a.fa", "b/b.fa", "c/c.fa"])
     assert kept == ["a/a.fa"] and moved == ["b/b.fa"]
 
 

@@ -67,6 +67,15 @@ def test_names_pass_and_give_the_region():
     assert check_names("c1", "eu-west-1a", "runs/out.hal", REGIONS)["output_kind"] == "local"
 
 
+def test_a_region_override_must_be_the_zones():
+    """toil_region, checked with the names (before AWS is asked anything in the same module run)."""
+    same = check_names("c1", "us-west-2a", "o.hal", REGIONS, region_override="us-west-2")
+    assert same["region"] == "us-west-2"
+    message = _raises("toil_region", "is not the region of toil_zone 'us-west-2a' (us-west-2)", check_names,
+                      "c1", "us-west-2a", "o.hal", REGIONS, region_override="eu-west-1")
+    assert message.endswith("Fix: drop the toil_region override")
+
+
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
