@@ -52,7 +52,8 @@ def pytest_collection_modifyitems(config, items):
     keep, drop = [], []
     for item in items:
         ours = _stream_of(item)
-        (keep if stream in (ours, ours[:5]) else drop).append(item)
+        wanted = ours == stream or (stream == "cloud" and ours.startswith("cloud-"))
+        (keep if wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
