@@ -55,14 +55,37 @@ def toil_cluster_state(instances, security_groups, cluster_name):
     if problem is not None:
         return {"state": "not_leader", "leader": None, "message": str(problem)}
     info = leader["_info"]
-    summary = {
-        "instance_id": info["instance_id"],
-        "state": info["state"]["name"],
-        "public_ip": info.get("public_ip_address"),
-        "private_ip": info.get("private_ip_address"),
-        "instance_type": info.get("instance_type"),
-        "launch_time": str(info["launch_time"]),
-    }
+    return _leader_state(
+        {
+            "instance_id": info["instance_id"],
+            "state": info["state"]["name"],
+            "public_ip": info.get("public_ip_address"),
+            "private_ip": info.get("private_ip_address"),
+            "instance_type": info.get("instance_type"),
+            "launch_time": str(info["launch_time"]),
+        },
+        cluster_name,
+    )
+
+
+def toil_leader_state(leader_vars, cluster_name):
+    """The same {state, leader, message} from the leader the toil_cluster inventory found when the run
+    started (its host variables): that inventory looked the cluster up with Toil's leader rule already,
+    so the launch step need not ask AWS again."""
+    return _leader_state(
+        {
+            "instance_id": leader_vars["toil_instance_id"],
+            "state": leader_vars["toil_state"],
+            "public_ip": leader_vars.get("toil_public_ip") or None,
+            "private_ip": leader_vars.get("toil_private_ip") or None,
+            "instance_type": leader_vars.get("toil_instance_type"),
+            "launch_time": leader_vars.get("toil_launch_time", ""),
+        },
+        cluster_name,
+    )
+
+
+def _leader_state(summary, cluster_name):
     if summary["state"] in ("stopped", "stopping"):
         return {
             "state": "stopped",
@@ -95,6 +118,7 @@ class FilterModule:
     def filters(self):
         return {
             "toil_cluster_state": toil_cluster_state,
+            "toil_leader_state": toil_leader_state,
             "toil_zone_region": toil_zone_region,
             "toil_jobstore_bucket": jobstore_bucket,
             "toil_jobstore_locator": jobstore_locator,

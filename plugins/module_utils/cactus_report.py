@@ -7,7 +7,9 @@ checksums. Used by the action plugin genomics.cactus.cactus_report (fetch writes
 from __future__ import annotations
 
 import datetime
+import hashlib
 import html
+import importlib.util
 import io
 import json
 import logging
@@ -180,22 +182,44 @@ def render(records: dict, versions: dict, plotted: dict | None) -> str:
     return "\n".join(parts)
 
 
+def _fingerprint(records: dict, versions: dict) -> str:
+    """What the page is made from (it depends on nothing else): the same fingerprint, the same page."""
+    made_from = [records, versions, importlib.util.find_spec("matplotlib") is not None]
+    return hashlib.sha256(json.dumps(made_from, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def write(run_dir: str, versions: dict) -> dict:
-    """Write run_dir/report.html when its content changed; {path, changed, plots}."""
+    """Write run_dir/report.html when its content changed; {path, changed, plots}. The page carries the
+    fingerprint of its records: when they are the ones of the page there, nothing is plotted again
+    (plotting is most of a re-run's report time)."""
     records = load(run_dir)
+    path = os.path.join(run_dir, "report.html")
+    stamp = f'<meta name="cactus-report-inputs" content="{_fingerprint(records, versions)}">'
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except OSError:
+        old = None
+    if old is not None and stamp in old:
+        return {"path": path, "changed": False, "plots": _plots_in(old)}
     try:
         plotted = plots(series(records))
     except ImportError:
         plotted = None
-    page = render(records, versions, plotted)
-    path = os.path.join(run_dir, "report.html")
-    try:
-        with open(path, encoding="utf-8") as f:
-            same = f.read() == page
-    except OSError:
-        same = False
+    page = render(records, versions, plotted).replace("<head>", "<head>" + stamp, 1)
+    same = old == page
     if not same:
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             f.write(page)
         os.replace(path + ".tmp", path)
     return {"path": path, "changed": not same, "plots": sorted(k for k, v in (plotted or {}).items() if v)}
+
+
+def _plots_in(page: str) -> list[str]:
+    """The titles of the plots a page holds (what write() reports for a page it keeps)."""
+    titles = []
+    for part in page.split("<h2>")[1:]:
+        title, _, rest = part.partition("</h2>")
+        if rest.lstrip().startswith('<div class="plot">'):
+            titles.append(html.unescape(title))
+    return sorted(titles)

@@ -234,8 +234,9 @@ agent:
   type: dict
 clusters:
   description:
-    - C(clusters), the Toil clusters found by name with their C(sources) and C(instances), and
-      C(cluster_exists), whether a cluster named O(cluster_name) exists.
+    - C(clusters), the Toil clusters found by name with their C(sources) and C(instances),
+      C(cluster_exists), whether a cluster named O(cluster_name) exists, and C(security_groups), the
+      security groups named O(cluster_name) (C(group_id), C(group_name), C(tags)).
   returned: when clusters is checked
   type: dict
 jobstore:
@@ -436,6 +437,10 @@ def _paginate(client, operation, key, **kwargs):
     return items
 
 
+def _tags(resource):
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
 def run_clusters(module):
     _required(module, "cluster_name", "region")
     name = module.params["cluster_name"]
@@ -469,7 +474,15 @@ def run_clusters(module):
         )
     clusters = existing_clusters(groups, instances, roles)
     report = check_cluster_hazards(name, clusters)
-    return {"msg": report, "clusters": clusters, "cluster_exists": name in clusters}, warnings
+    # The cluster's own security group (Toil names it like the cluster), as ec2_security_group_info
+    # gives it: the launch step tags it from here instead of asking AWS again.
+    own = [
+        {"group_id": g["GroupId"], "group_name": name, "tags": _tags(g)}
+        for g in groups
+        if g.get("GroupName") == name
+    ]
+    found = {"msg": report, "clusters": clusters, "cluster_exists": name in clusters, "security_groups": own}
+    return found, warnings
 
 
 # ---- jobstore ------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _run_dir(tmp_path, samples=True):
     return tmp_path
 
 
-def test_report_holds_the_plots_and_the_facts_and_loads_nothing(tmp_path):
+def test_report_holds_the_plots_and_the_facts_and_loads_nothing(tmp_path, monkeypatch):
     written = r.write(str(_run_dir(tmp_path)), {"Toil (controller)": "9.4.1"})
     assert written["changed"] and written["plots"] == ["Spend", "Toil jobs", "Worker nodes by type"]
     page = (tmp_path / "report.html").read_text()
@@ -51,8 +51,18 @@ def test_report_holds_the_plots_and_the_facts_and_loads_nothing(tmp_path):
     # nothing to fetch: no src/href/url() pointing anywhere, and a policy that lets the browser load nothing
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)|url\((?!#)|<link|<script|<img""", page)
     assert "default-src 'none'" in page
-    # the same records give the same page: not rewritten
-    assert not r.write(str(tmp_path), {"Toil (controller)": "9.4.1"})["changed"]
+    # the same records give the same page: not rewritten, nor plotted again
+    def no_plots(_series):
+        raise AssertionError("plotted again")
+
+    monkeypatch.setattr(r, "plots", no_plots)
+    kept = r.write(str(tmp_path), {"Toil (controller)": "9.4.1"})
+    assert not kept["changed"] and kept["plots"] == written["plots"]
+    assert (tmp_path / "report.html").read_text() == page
+    # a record that changes makes a new page
+    (tmp_path / "fetched.json").write_text(json.dumps({"sha256": "0" * 64}))
+    monkeypatch.undo()
+    assert r.write(str(tmp_path), {"Toil (controller)": "9.4.1"})["changed"]
 
 
 def test_report_before_any_sample_and_without_matplotlib(tmp_path, monkeypatch):

@@ -36,6 +36,16 @@ def test_cluster_states():
                  "birds")["state"] == "absent"
 
 
+def test_leader_state_from_the_inventory_is_the_state_from_aws():
+    """What the inventory found (its host variables) gives the launch step the same answer as asking AWS."""
+    t0 = "2025-01-01T00:00:00+00:00"
+    for aws_state in ("running", "pending", "stopped", "stopping"):
+        from_aws = FILTERS["toil_cluster_state"]([instance("i-1", t0, state=aws_state)], [], "birds")
+        hostvars = {"toil_instance_id": "i-1", "toil_state": aws_state, "toil_public_ip": "203.0.113.7",
+                    "toil_private_ip": "", "toil_instance_type": "t2.medium", "toil_launch_time": t0}
+        assert FILTERS["toil_leader_state"](hostvars, "birds") == from_aws, aws_state
+
+
 def test_names():
     assert FILTERS["toil_zone_region"]("us-west-2b") == "us-west-2"
     assert FILTERS["toil_zone_region"]("us-west-2") == ""  # pre-flight's names check says why

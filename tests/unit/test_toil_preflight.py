@@ -542,8 +542,12 @@ def test_module_finds_clusters_and_refuses_a_prefix_name(aws, preflight_module):
             }
         ],
     )
+    ec2.create_tags(Resources=[group["GroupId"]], Tags=[{"Key": "Owner", "Value": "me"}])
     found, _ = preflight_module.run_clusters(FakeModule(cluster_name="birds"))
     assert found["cluster_exists"] and "launch will reuse it" in found["msg"]
+    # its own security group, for the launch step to tag without asking again
+    own = {"group_id": group["GroupId"], "group_name": "birds", "tags": {"Owner": "me"}}
+    assert found["security_groups"] == [own]
     with pytest.raises(PreflightError, match="toil_cluster_name: 'birds-2' and the existing cluster 'birds'"):
         preflight_module.run_clusters(FakeModule(cluster_name="birds-2"))
 
