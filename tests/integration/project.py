@@ -118,9 +118,7 @@ class Project:
             # The Price List API is not emulated.
             "cactus_plan_lookup_prices": False,
             "cactus_align_wait": True,
-            # A look every 5 s (the first after 5 s anyway): each look is an ssh round trip and a
-            # command on the target (and EC2 calls on a cluster), CPU the suite pays for on 2 cores.
-            "cactus_align_poll_interval": 5,
+            "cactus_align_poll_interval": 1,
             "cactus_align_wait_timeout": 600,
             **variables,
         }

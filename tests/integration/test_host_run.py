@@ -62,9 +62,7 @@ class HostProject:
             "cactus_run_dir": str(self.run_dir),
             **stand_ins(cloud, release),
             "cactus_align_wait": True,
-            # A look every 5 s (the first after 5 s anyway): each look is an ssh round trip and a
-            # command on the target (and EC2 calls on a cluster), CPU the suite pays for on 2 cores.
-            "cactus_align_poll_interval": 5,
+            "cactus_align_poll_interval": 1,
             "cactus_align_wait_timeout": 600,
             **variables,
         }
