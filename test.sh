@@ -28,19 +28,27 @@ echo "== lint, then the tests (isolated: loopback only; three streams)" >&2
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 pids=()
+# Each stream's wall and CPU time (its own processes; not those inside the appliance containers, which
+# podman runs outside the stream's process tree) are printed at the end: the suite is CPU-bound on 2
+# cores, so the CPU figures say where time can be won.
+export TIMEFORMAT="%R s wall, %U s user + %S s system CPU"
 for stream in cloud-1 cloud-2; do
-    CACTUS_TEST_STREAM=$stream tests/isolated pytest -p no:cacheprovider >"$logs/$stream" 2>&1 &
+    { time CACTUS_TEST_STREAM=$stream tests/isolated pytest -p no:cacheprovider >"$logs/$stream" 2>&1; } \
+        2>"$logs/$stream.time" &
     pids+=($!)
 done
 rest=0
-tests/isolated bash -c 'set -e
-    ruff check .
-    yamllint -s .
-    ansible-lint --offline --profile production -q
-    ansible-playbook --syntax-check run_alignment.yml teardown.yml playbooks/*.yml
-    tests/sanity.sh
+# (fd 3: the commands' own stderr, kept apart from the `time` reports)
+{ time tests/isolated bash -c 'set -e
+    { time {
+        ruff check .
+        yamllint -s .
+        ansible-lint --offline --profile production -q
+        ansible-playbook --syntax-check run_alignment.yml teardown.yml playbooks/*.yml
+        tests/sanity.sh
+    } 2>&3; } 2>"$0"
     echo "== tests (all but those on the appliance cloud)" >&2
-    CACTUS_TEST_STREAM=rest pytest' || rest=$?
+    CACTUS_TEST_STREAM=rest pytest' "$logs/lint.time" 2>&3 || rest=$?; } 3>&2 2>"$logs/rest.time"
 status=0
 for i in 0 1; do
     stream=cloud-$((i + 1))
@@ -50,5 +58,7 @@ for i in 0 1; do
     cat "$logs/$stream"
     [ "$code" -eq 0 ] || status=$code
 done
+echo "== times: lint $(cat "$logs/lint.time" 2>/dev/null); rest stream (lint and tests)" \
+    "$(cat "$logs/rest.time"); cloud-1 $(cat "$logs/cloud-1.time"); cloud-2 $(cat "$logs/cloud-2.time")" >&2
 [ "$rest" -eq 0 ] && exit "$status"
 exit "$rest"
