@@ -363,6 +363,9 @@ def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_
         _destroy(project)
 
 
+# pytest-timeout counts fixture set-up: on a busy 2-core machine the reference run this stream makes
+# first (~3-5 min) and this scenario (~6-11 min) together can pass the suite's 900 s.
+@pytest.mark.timeout(1500)
 def test_lost_leader_relaunched_and_restarted(cloud, release, reference_hal, tmp_path):
     paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "3"}, "cactus_align_wait": False}
     project = _fresh_project(cloud, release, tmp_path, "e2e-lost", **paced)
