@@ -32,6 +32,10 @@ pids=()
 # podman runs outside the stream's process tree) are printed at the end: the suite is CPU-bound on 2
 # cores, so the CPU figures say where time can be won.
 export TIMEFORMAT="%R s wall, %U s user + %S s system CPU"
+# One reference run for both cloud streams: the one that makes it leaves its HAL here for the other's
+# scenarios to compare with (tests/integration/test_run_alignment.py).
+export CACTUS_TEST_SHARED="$logs/shared"
+mkdir "$CACTUS_TEST_SHARED"
 for stream in cloud-1 cloud-2; do
     { time CACTUS_TEST_STREAM=$stream tests/isolated pytest -p no:cacheprovider >"$logs/$stream" 2>&1; } \
         2>"$logs/$stream.time" &

@@ -1,7 +1,9 @@
 """Fixtures shared by all tests: the local test cloud, and the network guard's verdict."""
 
 import os
+import resource
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,35 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# Each test's CPU time (with its module fixtures' set-up, as pytest's --durations counts it): the suite
+# is CPU-bound on 2 cores, so ./test.sh's streams print where the CPU went.
+_CPU_BY_TEST: dict[str, tuple[float, float]] = {}
+
+
+def _cpu_seconds() -> float:
+    """This process and the commands it waited for (not the appliance containers, not daemons still
+    running: the test bed's moto and sshd count when the session ends)."""
+    own, waited = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    cpu, wall = _cpu_seconds(), time.monotonic()
+    yield
+    _CPU_BY_TEST[item.nodeid] = (_cpu_seconds() - cpu, time.monotonic() - wall)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not os.environ.get("CACTUS_TEST_STREAM") or not _CPU_BY_TEST:
+        return
+    total = sum(cpu for cpu, _ in _CPU_BY_TEST.values())
+    what = f"most CPU of {total:.0f} CPU-s (the tests' processes, not the containers')"
+    terminalreporter.write_sep("=", what)
+    for nodeid, (cpu, wall) in sorted(_CPU_BY_TEST.items(), key=lambda kv: -kv[1][0])[:15]:
+        terminalreporter.write_line(f"{cpu:7.1f} CPU-s {wall:7.1f} s  {nodeid}")
 
 
 # Known harmless offender: Toil's get_public_ip() UDP-connects to 203.0.113.1 to learn its own
