@@ -451,6 +451,15 @@ class TestCloud:
     def stop_appliance(self) -> None:
         self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
 
+    def leader_path(self, path: str) -> Path:
+        """Where a path on one of the appliance's mounted disks lies on this machine: a polling wait reads
+        it here, where a look through `podman exec` costs a process tree each time."""
+        for inside, outside in (("/opt", "opt"), ("/var/lib/toil", "var-lib-toil"), ("/tmp", "tmp"),
+                                ("/var/tmp", "var-tmp")):  # fmt: skip
+            if path == inside or path.startswith(inside + "/"):
+                return self.leader_root / outside / path[len(inside):].lstrip("/")
+        raise CloudError(f"{path} is not on a disk the appliance mounts from the leader host")
+
     def appliance(self, *cmd: str, check=True, timeout=120) -> subprocess.CompletedProcess:
         """Run a command inside the appliance directly (not over SSH): for test set-up and asserts."""
         return self._in_leader_ns(["podman", "exec", "-i", CONTAINER, *cmd], check=check, timeout=timeout)
