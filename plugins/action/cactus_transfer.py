@@ -4,12 +4,13 @@
 #
 # One look at the target (the cactus_verify module, read-only) says what it holds; when that is every
 # file, verified earlier and unchanged since, nothing is sent. Otherwise rsync runs while the files
-# the checksum cache lacks are hashed (the same reads, so each file comes from disk once), then
-# cactus_verify checks on the target what rsync did not prove.
+# the checksum cache lacks are hashed (the same reads, so each file comes from disk once; the hash
+# starts before the look), then cactus_verify checks on the target what rsync did not prove.
 
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -70,6 +71,15 @@ class ActionModule(ActionBase):
         def manifest():
             return staging.manifest_text([cache[pair[0]]["sha256"] for pair in stamps], files)
 
+        # The files the cache lacks are hashed in any case: from now on, beside the look at the target.
+        hashing = None if check or not pending else self._hash_in_thread(cache, pending, stamp_of, args)
+
+        def hashed():
+            try:
+                hashing.result() if hashing else staging.hash_into(cache, pending, stamp_of, args["workers"])
+            except OSError as e:
+                raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
+
         # One look at the target: what it holds, and (unless this play knows it) the run's state.
         known = args["run"] is not None and args["state"] is not None
         look = self._verify(look=True, path=args["genomes_dir"], manifest_text="" if pending else manifest(),
@@ -87,10 +97,7 @@ class ActionModule(ActionBase):
         # A started run's inputs are compared before anything is sent: hash what the cache lacks first.
         started = bool((record.get("inputs") or {}).get("genomes")) and state in RESTARTABLE + ("finished",)
         if pending and started:
-            try:
-                staging.hash_into(cache, pending, stamp_of, args["workers"])
-            except OSError as e:
-                raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
+            hashed()
             pending = []
             if not check:
                 staging.write_cache(args["cache"], cache)
@@ -111,12 +118,9 @@ class ActionModule(ActionBase):
                           msg="check mode: nothing sent")
             return self._done(result, files, stamps, inputs)
 
-        # rsync reads and sends each file while the files the cache lacks are hashed here.
-        def hash_pending():
-            staging.hash_into(cache, pending, stamp_of, args["workers"])
-
+        # rsync reads and sends each file while the files the cache lacks are hashed (started above).
         try:
-            out = self._rsync(args, args["argv"], hash_pending, cache)
+            out = self._rsync(args, args["argv"], hashed if pending else None, cache)
             names = [n for n in rules.written(out) if n != rules.MANIFEST]
             moved = [key for key in pending if staging.stamp(key)[1] != stamp_of[key]]
         except OSError as e:
@@ -151,6 +155,15 @@ class ActionModule(ActionBase):
         return self._done(result, files, stamps, inputs)
 
     # ---- pieces ----
+
+    @staticmethod
+    def _hash_in_thread(cache, keys, stamp_of, args):
+        """hash_into in a thread; its future re-raises what the hash raised."""
+        pool = ThreadPoolExecutor(1)
+        try:
+            return pool.submit(staging.hash_into, cache, keys, stamp_of, args["workers"])
+        finally:
+            pool.shutdown(wait=False)  # its thread ends with the hash
 
     def _verify(self, **module_args):
         """cactus_verify on the target (its look, or its check); fails the task when it fails."""
