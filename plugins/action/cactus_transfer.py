@@ -10,7 +10,6 @@
 import json
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -66,19 +65,21 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"cannot stage the local genomes: {e}") from e
         stamp_of = dict(stamps)
         pending = staging.stale_keys(stamps, cache)
+
+        # The files the cache lacks are hashed in any case: from now on, beside the look and rsync.
+        hasher = None if check or not pending else staging.BackgroundHash(cache, pending, stamp_of)
+        try:
+            return self._send(args, result, check, changed, cache, files, stamps, pending, hasher)
+        finally:
+            if hasher:
+                hasher.stop()
+
+    def _send(self, args, result, check, changed, cache, files, stamps, pending, hasher):
+        stamp_of = dict(stamps)
         expected = rules.expected_stats(files, stamp_of)
 
         def manifest():
             return staging.manifest_text([cache[pair[0]]["sha256"] for pair in stamps], files)
-
-        # The files the cache lacks are hashed in any case: from now on, beside the look at the target.
-        hashing = None if check or not pending else self._hash_in_thread(cache, pending, stamp_of, args)
-
-        def hashed():
-            try:
-                hashing.result() if hashing else staging.hash_into(cache, pending, stamp_of, args["workers"])
-            except OSError as e:
-                raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
 
         # One look at the target: what it holds, and (unless this play knows it) the run's state.
         known = args["run"] is not None and args["state"] is not None
@@ -97,7 +98,11 @@ class ActionModule(ActionBase):
         # A started run's inputs are compared before anything is sent: hash what the cache lacks first.
         started = bool((record.get("inputs") or {}).get("genomes")) and state in RESTARTABLE + ("finished",)
         if pending and started:
-            hashed()
+            try:
+                hasher.finish(args["workers"]) if hasher else staging.hash_into(cache, pending, stamp_of,
+                                                                                 args["workers"])
+            except OSError as e:
+                raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
             pending = []
             if not check:
                 staging.write_cache(args["cache"], cache)
@@ -120,7 +125,7 @@ class ActionModule(ActionBase):
 
         # rsync reads and sends each file while the files the cache lacks are hashed (started above).
         try:
-            out = self._rsync(args, args["argv"], hashed if pending else None, cache)
+            out = self._rsync(args, args["argv"], cache, hasher=hasher if pending else None)
             names = [n for n in rules.written(out) if n != rules.MANIFEST]
             moved = [key for key in pending if staging.stamp(key)[1] != stamp_of[key]]
         except OSError as e:
@@ -141,7 +146,7 @@ class ActionModule(ActionBase):
         if verified["mismatched"]:
             # rsync again for those files only, comparing contents (a damaged copy is the basis of a delta).
             argv = args["argv"][:-2] + ["--ignore-times", "--files-from=-"] + args["argv"][-2:]
-            again = self._rsync(args, argv, None, cache, stdin="\n".join(verified["mismatched"]) + "\n")
+            again = self._rsync(args, argv, cache, stdin="\n".join(verified["mismatched"]) + "\n")
             out += again
             resent = rules.check_stamps(args["stage_dir"], cache, rules.written(again))[0]
             verified = self._verify(sent=resent, **verify)
@@ -155,15 +160,6 @@ class ActionModule(ActionBase):
         return self._done(result, files, stamps, inputs)
 
     # ---- pieces ----
-
-    @staticmethod
-    def _hash_in_thread(cache, keys, stamp_of, args):
-        """hash_into in a thread; its future re-raises what the hash raised."""
-        pool = ThreadPoolExecutor(1)
-        try:
-            return pool.submit(staging.hash_into, cache, keys, stamp_of, args["workers"])
-        finally:
-            pool.shutdown(wait=False)  # its thread ends with the hash
 
     def _verify(self, **module_args):
         """cactus_verify on the target (its look, or its check); fails the task when it fails."""
@@ -202,14 +198,14 @@ class ActionModule(ActionBase):
         return staging.write_if_different(args["inputs_file"], body, check) or changed
 
     @staticmethod
-    def _rsync(args, argv, meanwhile, cache, stdin=None):
-        """Run rsync; `meanwhile` runs in this process while it does. Returns rsync's stdout."""
+    def _rsync(args, argv, cache, stdin=None, hasher=None):
+        """Run rsync; once it succeeded, `hasher` (hashing beside it) finishes. Returns rsync's stdout."""
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            if meanwhile:
-                meanwhile()
             out, err = proc.communicate(input=stdin, timeout=args["timeout"])
+            if hasher and proc.returncode == 0:
+                hasher.finish(args["workers"])
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
@@ -219,6 +215,8 @@ class ActionModule(ActionBase):
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+            if hasher:
+                hasher.stop()
             staging.write_cache(args["cache"], cache)  # hashes taken so far serve the resumed transfer
         if proc.returncode != 0:
             why = f"rsync exited {proc.returncode}: {err.strip()[-2000:]} (a re-run resumes the transfer)"
