@@ -99,8 +99,10 @@ class ActionModule(ActionBase):
         started = bool((record.get("inputs") or {}).get("genomes")) and state in RESTARTABLE + ("finished",)
         if pending and started:
             try:
-                hasher.finish(args["workers"]) if hasher else staging.hash_into(cache, pending, stamp_of,
-                                                                                 args["workers"])
+                if hasher:
+                    hasher.finish(args["workers"])
+                else:  # check mode: hashed here, as nothing else reads the files
+                    staging.hash_into(cache, pending, stamp_of, args["workers"])
             except OSError as e:
                 raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
             pending = []
