@@ -4,8 +4,8 @@
 #
 # One look at the target (the cactus_verify module, read-only) says what it holds; when that is every
 # file, verified earlier and unchanged since, nothing is sent. Otherwise rsync runs while the files
-# the checksum cache lacks are hashed (the same reads, so each file comes from disk once), then
-# cactus_verify checks on the target what rsync did not prove.
+# the checksum cache lacks are hashed (the same reads, so each file comes from disk once; the hash
+# starts before the look), then cactus_verify checks on the target what rsync did not prove.
 
 import json
 import os
@@ -65,6 +65,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"cannot stage the local genomes: {e}") from e
         stamp_of = dict(stamps)
         pending = staging.stale_keys(stamps, cache)
+
+        # The files the cache lacks are hashed in any case: from now on, beside the look and rsync.
+        hasher = None if check or not pending else staging.BackgroundHash(cache, pending, stamp_of)
+        try:
+            return self._send(args, result, check, changed, cache, files, stamps, pending, hasher)
+        finally:
+            if hasher:
+                hasher.stop()
+
+    def _send(self, args, result, check, changed, cache, files, stamps, pending, hasher):
+        stamp_of = dict(stamps)
         expected = rules.expected_stats(files, stamp_of)
 
         def manifest():
@@ -88,7 +99,10 @@ class ActionModule(ActionBase):
         started = bool((record.get("inputs") or {}).get("genomes")) and state in RESTARTABLE + ("finished",)
         if pending and started:
             try:
-                staging.hash_into(cache, pending, stamp_of, args["workers"])
+                if hasher:
+                    hasher.finish(args["workers"])
+                else:  # check mode: hashed here, as nothing else reads the files
+                    staging.hash_into(cache, pending, stamp_of, args["workers"])
             except OSError as e:
                 raise AnsibleActionFail(f"cannot read a local genome: {e}") from e
             pending = []
@@ -111,12 +125,9 @@ class ActionModule(ActionBase):
                           msg="check mode: nothing sent")
             return self._done(result, files, stamps, inputs)
 
-        # rsync reads and sends each file while the files the cache lacks are hashed here.
-        def hash_pending():
-            staging.hash_into(cache, pending, stamp_of, args["workers"])
-
+        # rsync reads and sends each file while the files the cache lacks are hashed (started above).
         try:
-            out = self._rsync(args, args["argv"], hash_pending, cache)
+            out = self._rsync(args, args["argv"], cache, hasher=hasher if pending else None)
             names = [n for n in rules.written(out) if n != rules.MANIFEST]
             moved = [key for key in pending if staging.stamp(key)[1] != stamp_of[key]]
         except OSError as e:
@@ -137,7 +148,7 @@ class ActionModule(ActionBase):
         if verified["mismatched"]:
             # rsync again for those files only, comparing contents (a damaged copy is the basis of a delta).
             argv = args["argv"][:-2] + ["--ignore-times", "--files-from=-"] + args["argv"][-2:]
-            again = self._rsync(args, argv, None, cache, stdin="\n".join(verified["mismatched"]) + "\n")
+            again = self._rsync(args, argv, cache, stdin="\n".join(verified["mismatched"]) + "\n")
             out += again
             resent = rules.check_stamps(args["stage_dir"], cache, rules.written(again))[0]
             verified = self._verify(sent=resent, **verify)
@@ -189,14 +200,14 @@ class ActionModule(ActionBase):
         return staging.write_if_different(args["inputs_file"], body, check) or changed
 
     @staticmethod
-    def _rsync(args, argv, meanwhile, cache, stdin=None):
-        """Run rsync; `meanwhile` runs in this process while it does. Returns rsync's stdout."""
+    def _rsync(args, argv, cache, stdin=None, hasher=None):
+        """Run rsync; once it succeeded, `hasher` (hashing beside it) finishes. Returns rsync's stdout."""
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            if meanwhile:
-                meanwhile()
             out, err = proc.communicate(input=stdin, timeout=args["timeout"])
+            if hasher and proc.returncode == 0:
+                hasher.finish(args["workers"])
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
@@ -206,6 +217,8 @@ class ActionModule(ActionBase):
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+            if hasher:
+                hasher.stop()
             staging.write_cache(args["cache"], cache)  # hashes taken so far serve the resumed transfer
         if proc.returncode != 0:
             why = f"rsync exited {proc.returncode}: {err.strip()[-2000:]} (a re-run resumes the transfer)"

@@ -7,7 +7,8 @@ short_description: Compact output - messages, changes and failures, not every ta
 description:
   - "Prints, per play that shows anything: a C(PLAY [name]) line, then only what a person reads -
     the messages of C(debug) tasks (a list as one line per item), one line per changed task, failures
-    and unreachable hosts with their message, and the warnings tasks return."
+    and unreachable hosts with their message, and the warnings tasks return. A failure that one of this
+    collection's filters explains (for example no plan yet) shows that filter's message alone."
   - "Silent: tasks that are ok and unchanged (argument spec validation included), skipped tasks,
     includes, the retries of an C(until) loop, and plays that show nothing (a play whose tags are not
     asked for prints no header)."
@@ -34,12 +35,17 @@ EXAMPLES = r"""
 #   ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default ansible-playbook run_alignment.yml
 """
 
+import re
+
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
 DEBUG_ACTIONS = frozenset({"debug", "ansible.builtin.debug", "ansible.legacy.debug"})
 # The most lines of a failed command's stderr or stdout shown (its end: where the error is).
 OUTPUT_TAIL = 15
+# A failure one of this collection's filters explains (e.g. no plan yet): its words, not Ansible's wrapping.
+OWN_FILTER_FAILED = re.compile(r"^Task failed: .*?The filter plugin 'genomics\.cactus\.\w+' failed: (.*)$",
+                               re.S)
 
 
 class CallbackModule(CallbackBase):
@@ -83,7 +89,8 @@ class CallbackModule(CallbackBase):
                   color=C.COLOR_ERROR)
         shown = False
         if res.get("msg"):
-            for line in self._lines(res["msg"]):
+            own = OWN_FILTER_FAILED.match(res["msg"]) if isinstance(res["msg"], str) else None
+            for line in self._lines(own.group(1) if own else res["msg"]):
                 self._say(f"  {line}", color=C.COLOR_ERROR)
             shown = True
         for key in ("stderr", "stdout", "module_stderr"):

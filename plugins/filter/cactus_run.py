@@ -6,7 +6,10 @@ The wrapper script that runs cactus on the leader writes the end: state finished
 """
 
 import datetime
+import json
 import shlex
+
+from ansible.errors import AnsibleFilterError
 
 STATES = ("none", "running", "interrupted", "finished", "failed")
 
@@ -146,6 +149,21 @@ def cactus_run_summary(plan, record=None, state=None, *, cluster_name="", zone="
     return lines
 
 
+def cactus_plan_file(run_dir):
+    """The plan the cactus_plan role wrote in run_dir (plan.json), for a step run alone; a missing or
+    unreadable plan fails with what to run."""
+    path = f"{run_dir}/plan.json"
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise AnsibleFilterError(f"No plan at {path}: run the plan step first "
+                                 "(ansible-playbook run_alignment.yml --tags prereqs,plan).") from None
+    except (OSError, ValueError) as e:
+        raise AnsibleFilterError(f"Cannot read the plan {path} ({e}): run the plan step again "
+                                 "(ansible-playbook run_alignment.yml --tags prereqs,plan).") from None
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -153,4 +171,5 @@ class FilterModule:
             "cactus_run_action": cactus_run_action,
             "cactus_run_elapsed": cactus_run_elapsed,
             "cactus_run_summary": cactus_run_summary,
+            "cactus_plan_file": cactus_plan_file,
         }

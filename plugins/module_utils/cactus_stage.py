@@ -1,23 +1,91 @@
 # Staging a plan's local genomes on the controller: a tree of links laid out as on the target, and
 # each file's SHA-256, cached by path, size and modification time (a re-run reads no unchanged file).
 # Used by the cactus_stage module (the inputs' fingerprints) and the cactus_transfer action (which
-# hashes what the cache lacks while rsync reads the same files).
+# hashes what the cache lacks while rsync reads the same files, in a background thread).
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 CHUNK = 4 * 1024 * 1024
 MANIFEST = ".manifest.sha256"
 
 
+def feed(path, digest, offset=0, stop=None):
+    """Feed the file from offset into digest (hashlib lets other threads run meanwhile). Returns None at
+    its end, or the offset reached when `stop` (an Event) was set."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while not (stop and stop.is_set()):
+            block = f.read(CHUNK)
+            if not block:
+                return None
+            digest.update(block)
+            offset += len(block)
+    return offset
+
+
 def sha256_of(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)  # hashlib lets other threads run meanwhile
+    feed(path, digest)
     return digest.hexdigest()
+
+
+class BackgroundHash:
+    """Hash files into a cache in one thread of low CPU priority (Linux: that thread alone is niced), so
+    that beside rsync it takes the CPU the link leaves idle instead of slowing the link. finish() takes
+    over in the calling thread, at its priority, from where the thread got to: no byte is read twice.
+    stop() keeps what is complete (a cut transfer's hashes serve the resumed one)."""
+
+    NICE = 10
+
+    def __init__(self, cache, keys, stamp_of):
+        self.cache, self.stamp_of = cache, stamp_of
+        self.todo = list(keys)  # not begun
+        self.partial = None  # (key, digest, offset) where the thread stopped
+        self.done, self.error = {}, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        with contextlib.suppress(AttributeError, OSError):  # elsewhere at the usual priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.NICE)
+        try:
+            while self.todo and not self._stop.is_set():
+                key, digest = self.todo[0], hashlib.sha256()
+                offset = feed(key, digest, 0, self._stop)
+                self.todo.pop(0)
+                if offset is not None:
+                    self.partial = (key, digest, offset)
+                    return
+                self.done[key] = digest.hexdigest()
+        except OSError as e:
+            self.error = e
+
+    def stop(self):
+        """End the thread (at its next block) and put the complete hashes in the cache."""
+        self._stop.set()
+        self._thread.join()
+        for key, digest in self.done.items():
+            self.cache[key] = {"stamp": self.stamp_of[key], "sha256": digest}
+        self.done = {}
+
+    def finish(self, workers=0):
+        """Every file hashed into the cache: the rest here, several files at a time."""
+        self.stop()
+        if self.error:
+            raise self.error
+        if self.partial:
+            key, digest, offset = self.partial
+            feed(key, digest, offset)
+            self.cache[key] = {"stamp": self.stamp_of[key], "sha256": digest.hexdigest()}
+            self.partial = None
+        hash_into(self.cache, self.todo, self.stamp_of, workers)
+        self.todo = []
 
 
 def local_files(source, target):

@@ -144,3 +144,37 @@ def test_summary_after_the_teardown_after_fetch():
     assert lines[:2] == ["cluster:   run (kubernetes) in z: torn down after the verified fetch",
                          "leader:    not running"]
     assert not any(line.startswith(("status", "restart", "fetch", "tear down")) for line in lines)
+
+
+def test_plan_file_loads_the_plan_or_says_what_to_run(tmp_path):
+    from ansible.errors import AnsibleFilterError
+
+    (tmp_path / "plan.json").write_text('{"jobstore": "aws:us-west-2:r"}')
+    assert cactus_run.cactus_plan_file(str(tmp_path)) == {"jobstore": "aws:us-west-2:r"}
+    with pytest.raises(AnsibleFilterError, match=r"No plan at .*/nope/plan.json: run the plan step first "
+                       r"\(ansible-playbook run_alignment.yml --tags prereqs,plan\)"):  # fmt: skip
+        cactus_run.cactus_plan_file(str(tmp_path / "nope"))
+    (tmp_path / "plan.json").write_text("{")
+    with pytest.raises(AnsibleFilterError, match="Cannot read the plan .*: run the plan step again"):
+        cactus_run.cactus_plan_file(str(tmp_path))
+
+
+def test_a_step_without_a_plan_is_one_message_in_its_own_words(tmp_path):
+    """load_plan in one task: the filter's message, as the compact callback shows it (no Ansible wrapping)."""
+    import subprocess
+    import sys
+
+    top = Path(__file__).parents[2]
+    playbook = tmp_path / "step.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  connection: local\n  tasks:\n"
+        "    - ansible.builtin.import_role:\n        name: genomics.cactus.cactus_common\n"
+        "        tasks_from: load_plan\n"
+        f"      vars:\n        cactus_run_dir: {tmp_path}\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_CONFIG": str(top / "ansible.cfg")}
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook)]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode != 0 and "FAILED! genomics.cactus.cactus_common : Load the plan" in done.stdout
+    assert f"  No plan at {tmp_path}/plan.json: run the plan step first" in done.stdout, done.stdout
+    assert "Task failed" not in done.stdout and "filter plugin" not in done.stdout, done.stdout

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 _spec = importlib.util.spec_from_file_location(
     "cactus_stage", Path(__file__).parents[2] / "plugins" / "modules" / "cactus_stage.py"
 )
@@ -111,3 +113,50 @@ def test_s3_prefix_toil_would_misread_is_refused(tmp_path):
         assert str(e).startswith("cactus_transfer_s3_url: the prefix 'run#1' holds characters Toil")
     else:
         raise AssertionError("expected a ValueError")
+
+
+def test_background_hash_hands_over_where_it_stopped_and_reads_nothing_twice(tmp_path, monkeypatch):
+    """The low-priority hash beside rsync: finish() goes on from the thread's offset in the calling
+    thread; stop() keeps only complete hashes; an unreadable file is raised by finish()."""
+    from ansible_collections.genomics.cactus.plugins.module_utils import cactus_stage as staging
+
+    monkeypatch.setattr(staging, "CHUNK", 1000)
+    files = []
+    for n in range(3):
+        path = tmp_path / f"g{n}.fa"
+        path.write_bytes(os.urandom(10_000 + n))
+        files.append(str(path))
+    stamp_of = dict(staging.stamp(path) for path in files)
+    read = []
+    real_feed = staging.feed
+
+    def feed(path, digest, offset=0, stop=None):
+        if stop is not None and path == files[1] and offset == 0:
+            # the thread: a first block of the second file, then it is told to stop
+            digest.update(Path(path).read_bytes()[:1000])
+            read.append((path, 0, 1000))
+            stop.set()
+            return 1000
+        reached = real_feed(path, digest, offset, stop)
+        read.append((path, offset, reached))
+        return reached
+
+    monkeypatch.setattr(staging, "feed", feed)
+    cache = {}
+    hasher = staging.BackgroundHash(cache, files, stamp_of)
+    hasher._thread.join()
+    assert hasher.partial[0] == files[1] and hasher.todo == [files[2]]
+    hasher.finish()
+    assert {path: entry["sha256"] for path, entry in cache.items()} == {
+        path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in files}
+    assert [(path, offset) for path, offset, _ in read] == [(files[0], 0), (files[1], 0), (files[1], 1000),
+                                                            (files[2], 0)]  # fmt: skip
+    assert cache[files[0]]["stamp"] == stamp_of[files[0]]
+
+    kept = {}
+    staging.BackgroundHash(kept, files, stamp_of).stop()  # wherever it got to: only whole files kept
+    assert all(kept[path]["sha256"] == cache[path]["sha256"] for path in kept)
+
+    missing = {str(tmp_path / "gone.fa"): [1, 1]}
+    with pytest.raises(FileNotFoundError):
+        staging.BackgroundHash({}, list(missing), missing).finish()

@@ -38,8 +38,14 @@ class Bed:
                                  "leader_path": f"{self.genomes_dir}/{name}/{name}.fa"})  # fmt: skip
         self.genomes.append({"name": "u", "kind": "url", "resolved": "https://host/u.fa", "size_on_disk": 9})
         self.hashed, self.rsyncs, self.modules = [], [], []
-        real_sha = cactus_stage.sha256_of
-        monkeypatch.setattr(cactus_stage, "sha256_of", lambda p: self.hashed.append(p) or real_sha(p))
+        real_feed = cactus_stage.feed
+
+        def feed(path, digest, offset=0, stop=None):
+            if offset == 0:
+                self.hashed.append(path)
+            return real_feed(path, digest, offset, stop)
+
+        monkeypatch.setattr(cactus_stage, "feed", feed)
         real_popen = subprocess.Popen
 
         def popen(argv, *args, **kwargs):
@@ -157,14 +163,16 @@ def test_a_started_run_whose_inputs_changed_stops_before_anything_is_sent(bed):
 
 
 def test_a_genome_edited_while_it_is_sent_stops_the_run(bed, monkeypatch):
-    real = cactus_stage.hash_into
+    real = cactus_stage.feed
 
-    def hash_then_edit(cache, keys, stamp_of, workers=0):
-        real(cache, keys, stamp_of, workers)
-        with open(bed.genomes[0]["resolved"], "a") as f:
-            f.write("ACGT\n")
+    def hash_then_edit(path, digest, offset=0, stop=None):
+        reached = real(path, digest, offset, stop)
+        if path == bed.genomes[0]["resolved"] and reached is None:
+            with open(path, "a") as f:
+                f.write("ACGT\n")
+        return reached
 
-    monkeypatch.setattr(cactus_stage, "hash_into", hash_then_edit)
+    monkeypatch.setattr(cactus_stage, "feed", hash_then_edit)
     with pytest.raises(AnsibleActionFail, match="a.fa changed on the controller while it was sent"):
         bed.run()
     assert not (bed.genomes_dir / ".verified.sha256").exists()
