@@ -3,7 +3,6 @@
 # Used by the cactus_stage module (the inputs' fingerprints) and the cactus_transfer action (which
 # hashes what the cache lacks while rsync reads the same files, in a background thread).
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,12 +34,11 @@ def sha256_of(path):
 
 
 class BackgroundHash:
-    """Hash files into a cache in one thread of low CPU priority (Linux: that thread alone is niced), so
-    that beside rsync it takes the CPU the link leaves idle instead of slowing the link. finish() takes
-    over in the calling thread, at its priority, from where the thread got to: no byte is read twice.
-    stop() keeps what is complete (a cut transfer's hashes serve the resumed one)."""
-
-    NICE = 10
+    """Hash files into a cache in a thread, beside the look at the target and rsync. finish() takes over
+    in the calling thread from where the thread got to: no byte is read twice. stop() keeps what is
+    complete (a cut transfer's hashes serve the resumed one). The thread runs at the task's own priority:
+    niced (10), it left most of a 4 GiB file to hash after rsync on the 2-core test cloud (ratio to plain
+    rsync 1.51 against 1.29)."""
 
     def __init__(self, cache, keys, stamp_of):
         self.cache, self.stamp_of = cache, stamp_of
@@ -52,8 +50,6 @@ class BackgroundHash:
         self._thread.start()
 
     def _run(self):
-        with contextlib.suppress(AttributeError, OSError):  # elsewhere at the usual priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.NICE)
         try:
             while self.todo and not self._stop.is_set():
                 key, digest = self.todo[0], hashlib.sha256()

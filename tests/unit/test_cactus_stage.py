@@ -116,7 +116,7 @@ def test_s3_prefix_toil_would_misread_is_refused(tmp_path):
 
 
 def test_background_hash_hands_over_where_it_stopped_and_reads_nothing_twice(tmp_path, monkeypatch):
-    """The low-priority hash beside rsync: finish() goes on from the thread's offset in the calling
+    """The hash beside rsync: finish() goes on from the thread's offset in the calling
     thread; stop() keeps only complete hashes; an unreadable file is raised by finish()."""
     from ansible_collections.genomics.cactus.plugins.module_utils import cactus_stage as staging
 
