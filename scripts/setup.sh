@@ -29,9 +29,9 @@ installed() { [ "$(cat "$(stamp_of "$1")" 2>/dev/null)" = "$(hash_of "$1")" ]; }
 if ! installed "$reqs" && ! { [ "$reqs" = requirements.txt ] && installed requirements-test.txt; }; then
     echo "setup: installing $reqs into .venv ..." >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    # --no-compile: compiling all ~25,000 files took half the CPU of a fresh install (15,000 of them the
-    # `ansible` bundle's collections, which Ansible compiles from source anyway); Python compiles what
-    # is imported, once, on first use.
-    .venv/bin/python -m pip install --quiet --no-compile -r "$reqs"
+    # Compiled at install (not --no-compile): the tests' processes do not write bytecode for what they
+    # import (Toil, boto3), so without it every toil command and AWS module compiled them again (a CI run
+    # took ~600 CPU-s more).
+    .venv/bin/python -m pip install --quiet -r "$reqs"
     hash_of "$reqs" > "$(stamp_of "$reqs")"
 fi
