@@ -54,6 +54,11 @@ FAKE_SECRET_KEY = "fakeSecret+DoNotLeak/TestCloud0123456789abc"
 CONTAINER = "toil_leader"
 IMAGE = "localhost/cactus-test-appliance"
 LEADER_USER = "core"
+# The leader host's directories (under leader_root) the appliance mounts, and where, as Toil's systemd
+# unit does; the first four are the machine's disks (empty on a relaunched leader).
+LEADER_MOUNTS = {"opt": "/opt", "var-lib-toil": "/var/lib/toil", "tmp": "/tmp", "var-tmp": "/var/tmp",
+                 "etc-kubernetes": "/etc/kubernetes"}
+LEADER_DISKS = ("opt", "var-lib-toil", "tmp", "var-tmp")
 # Where the host-mode wheelhouse appears on the leader host (its /run is workdir/leader/run).
 HOST_WHEELHOUSE = "/run/host-wheels"
 # One werkzeug access-log line per request moto answers: 127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -
@@ -266,8 +271,7 @@ class TestCloud:
     def _start_leader_host(self) -> None:
         _ensure_user(LEADER_USER)
         lr = self.leader_root
-        mounted = ("opt", "var-lib-toil", "tmp", "var-tmp", "etc-kubernetes")
-        for d in (*mounted, "run", "usr-bin", "sudoers.d", "podman"):
+        for d in (*LEADER_MOUNTS, "run", "usr-bin", "sudoers.d", "podman"):
             (lr / d).mkdir(parents=True, exist_ok=True)
         os.chmod(lr / "tmp", 0o1777)
         os.chmod(lr / "var-tmp", 0o1777)
@@ -424,11 +428,7 @@ class TestCloud:
                 *[arg for k, v in leader_env.items() for arg in ("-e", f"{k}={v}")],
                 "-v", f"{TOP / 'tests' / 'netguard'}:/srv/netguard:ro",
                 "-v", f"{guard_log}:/srv/netguard.log",
-                "-v", f"{lr / 'opt'}:/opt",
-                "-v", f"{lr / 'var-lib-toil'}:/var/lib/toil",
-                "-v", f"{lr / 'tmp'}:/tmp",
-                "-v", f"{lr / 'var-tmp'}:/var/tmp",
-                "-v", f"{lr / 'etc-kubernetes'}:/etc/kubernetes",
+                *[arg for d, inside in LEADER_MOUNTS.items() for arg in ("-v", f"{lr / d}:{inside}")],
                 "-v", f"{self.image_dir / 'apt-repo'}:/srv/test-apt:ro",
                 "-v", f"{self.image_dir / 'wheels'}:/srv/test-wheels:ro",
                 IMAGE, "sleep", "infinity",
@@ -443,7 +443,7 @@ class TestCloud:
     def new_leader_machine(self) -> None:
         """What a relaunched leader is: a new machine, so empty mounted disks and a fresh appliance."""
         self.stop_appliance()
-        for d in ("opt", "var-lib-toil", "tmp", "var-tmp"):
+        for d in LEADER_DISKS:
             for child in (self.leader_root / d).iterdir():
                 subprocess.run(["rm", "-rf", str(child)], check=True)
         self.start_appliance()
@@ -454,8 +454,7 @@ class TestCloud:
     def leader_path(self, path: str) -> Path:
         """Where a path on one of the appliance's mounted disks lies on this machine: a polling wait reads
         it here, where a look through `podman exec` costs a process tree each time."""
-        for inside, outside in (("/opt", "opt"), ("/var/lib/toil", "var-lib-toil"), ("/tmp", "tmp"),
-                                ("/var/tmp", "var-tmp")):  # fmt: skip
+        for outside, inside in LEADER_MOUNTS.items():
             if path == inside or path.startswith(inside + "/"):
                 return self.leader_root / outside / path[len(inside):].lstrip("/")
         raise CloudError(f"{path} is not on a disk the appliance mounts from the leader host")
