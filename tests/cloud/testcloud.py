@@ -330,8 +330,11 @@ if [ "$1" = exec ] && [ -r {APPLIANCE_ID} ]; then
     if [ "$1" = -i ]; then interactive=1; set -- "${{@:2}}"; fi
     id=$(cat {APPLIANCE_ID})
     if [ "$1" = {CONTAINER} ] && [ $# -gt 1 ] && running "$id"; then
-        if [ -n "$interactive" ]; then exec $runc exec "$id" "${{@:2}}"; fi
-        exec $runc exec "$id" "${{@:2}}" </dev/null
+        # As docker and podman: status 127 for a missing command (runc's own is 255, which is ssh's).
+        shim='command -v "$0" >/dev/null || {{ echo "Error: $0: executable file not found" >&2; exit 127; }}
+exec "$0" "$@"'
+        if [ -n "$interactive" ]; then exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}"; fi
+        exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}" </dev/null
     fi
     set -- exec ${{interactive:+-i}} "$@"
 fi
