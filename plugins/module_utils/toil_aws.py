@@ -58,12 +58,15 @@ _PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedExcep
 _REGION_CODES = {"OptInRequired", "InvalidRegion"}
 
 
-def known_regions() -> set[str]:
-    """Every region botocore knows, in every partition (no network)."""
+def known_regions(loader=None) -> set[str]:
+    """Every region botocore knows, in every partition (no network). `loader`: a botocore data loader
+    to reuse (one that has read botocore's endpoint data already)."""
     import botocore.session
 
     # No profile (not even AWS_PROFILE): the region list needs none, and a bad profile is reported later.
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    if loader is not None:
+        session.register_component("data_loader", loader)
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(
