@@ -204,7 +204,6 @@ try:
     # about 0.15 s more).
     import botocore.config
     import botocore.exceptions
-    import botocore.session
 
     HAS_BOTO3 = True
 except ImportError:
@@ -220,7 +219,7 @@ _BOTO_CONFIG = {
 
 def make_ec2_client(region: str, profile: str | None = None):
     """The EC2 client the plugin uses: boto3's credential chain (or the profile), the zone's region."""
-    session = botocore.session.Session(profile=profile or None)
+    session = toil_aws.botocore_session(profile=profile or None)
     ec2 = session.create_client("ec2", region_name=region, config=botocore.config.Config(**_BOTO_CONFIG))
     return session, ec2
 

@@ -3,8 +3,9 @@
 # amazon.aws 10's AnsibleAWSModule.client() builds a new boto3 Session for every client, and each new
 # session makes botocore read its endpoint and partition data and the service's model again (about
 # 0.2 CPU-s per client, and a pre-flight run asks for several). SharedSessionAWSModule makes the session
-# once (the same profile, credentials, region, endpoint and user agent as amazon.aws's) and each client
-# once per service and configuration. Errors are reported as amazon.aws's boto3_conn reports them.
+# once (the same profile, credentials, region, endpoint and user agent as amazon.aws's, and the process's
+# botocore data loader: toil_aws.botocore_session) and each client once per service and configuration.
+# Errors are reported as amazon.aws's boto3_conn reports them.
 
 from __future__ import annotations
 
@@ -15,9 +16,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
 )
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-
-# botocore session_vars that ignore AWS_PROFILE (botocore's data needs no profile).
-NO_PROFILE = {"profile": (None, None, None, None)}
+from ansible_collections.genomics.cactus.plugins.module_utils.toil_aws import botocore_session
 
 
 class SharedSessionAWSModule(AnsibleAWSModule):
@@ -27,29 +26,14 @@ class SharedSessionAWSModule(AnsibleAWSModule):
         super().__init__(**kwargs)
         self._boto3_session = None
         self._clients = {}
-        self._loader = None
-
-    def data_loader(self):
-        """botocore's data loader for all of the module's sessions (it caches what it reads). Made
-        without the profile, so look-ups of botocore's data (toil_aws.known_regions) need none."""
-        if self._loader is None:
-            import botocore.loaders
-            import botocore.session
-
-            data_path = botocore.session.Session(session_vars=NO_PROFILE).get_config_variable("data_path")
-            self._loader = botocore.loaders.create_loader(data_path)
-        return self._loader
 
     def _session(self):
         if self._boto3_session is None:
             import boto3
-            import botocore.session
 
             profile = get_aws_connection_info(self)[2].get("profile_name")
-            core = botocore.session.Session()
-            core.register_component("data_loader", self.data_loader())
             self._boto3_session = self._connect(
-                lambda: boto3.session.Session(botocore_session=core, profile_name=profile)
+                lambda: boto3.session.Session(botocore_session=botocore_session(), profile_name=profile)
             )
         return self._boto3_session
 
