@@ -77,23 +77,24 @@ def main() -> None:
             def plain():
                 argv = ["rsync", "--times", "--rsync-path", "docker exec -i toil_leader rsync", "-e", rsh,
                         str(genome), f"core@{leader['PublicIpAddress']}:{plain_copy}"]
-                return cloud.run(argv, timeout=3600)
+                return timed("plain rsync of the same file (as toil rsync-cluster)",
+                             lambda: cloud.run(argv, timeout=3600))[1]
 
-            def first_transfer():
-                # As the first time: nothing on the target, no SHA-256 in the controller's cache.
-                cloud.appliance("rm", "-rf", target, plain_copy)
-                (project.run_dir / "checksums.json").unlink(missing_ok=True)
+            def transfer():
                 return timed("transfer step, first run (SHA-256, rsync, the leader's check)",
                              lambda: project.play("--tags", "transfer", env=env))
 
             ratios = []
             for n in range(max(args.pairs, 1)):
-                if n % 2:
-                    result, seconds = first_transfer()
-                    _, plain_seconds = timed("plain rsync of the same file (as toil rsync-cluster)", plain)
+                # Each as the first time: nothing on the target, no SHA-256 in the controller's cache.
+                cloud.appliance("rm", "-rf", target, plain_copy)
+                (project.run_dir / "checksums.json").unlink(missing_ok=True)
+                if n % 2 == 0:
+                    plain_seconds = plain()
+                    result, seconds = transfer()
                 else:
-                    _, plain_seconds = timed("plain rsync of the same file (as toil rsync-cluster)", plain)
-                    result, seconds = first_transfer()
+                    result, seconds = transfer()
+                    plain_seconds = plain()
                 ratios.append(seconds / plain_seconds)
                 print(f"{'':<58} {size / 1024**2 / seconds:8.1f} MiB/s, ratio {ratios[-1]:.2f}")
             cloud.appliance("rm", "-f", plain_copy)

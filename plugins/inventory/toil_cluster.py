@@ -176,6 +176,7 @@ zone: us-west-2b
 import hashlib
 import json
 import os
+from importlib.util import find_spec
 
 from ansible import context
 from ansible.errors import AnsibleError
@@ -199,15 +200,18 @@ WORKER_GROUP = "toil_workers"
 CONNECTION = "genomics.cactus.toil_appliance"
 LEADER_LOGIN_USER = "core"  # Toil's leader and workers: Flatcar's user `core` (node.py coreSSH)
 
-try:
-    # botocore alone (boto3 is botocore plus what this plugin does not use: importing it costs every run
-    # about 0.15 s more).
+# botocore is imported when AWS is asked, not here: Ansible loads every enabled inventory plugin for every
+# source, so a run whose inventory has no toil_cluster file (a host, pre-flight) would pay about 0.1 s for
+# it. botocore alone: boto3 is botocore plus what this plugin does not use (about 0.15 s more).
+HAS_BOTO3 = find_spec("botocore") is not None
+
+
+def _botocore():
     import botocore.config
     import botocore.exceptions
 
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+    return botocore
+
 
 _BOTO_CONFIG = {
     "retries": {"max_attempts": 3, "mode": "standard"},
@@ -219,6 +223,7 @@ _BOTO_CONFIG = {
 
 def make_ec2_client(region: str, profile: str | None = None):
     """The EC2 client the plugin uses: boto3's credential chain (or the profile), the zone's region."""
+    botocore = _botocore()
     session = toil_aws.botocore_session(profile=profile or None)
     ec2 = session.create_client("ec2", region_name=region, config=botocore.config.Config(**_BOTO_CONFIG))
     return session, ec2
@@ -339,6 +344,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # ---- AWS, through the cache ----
 
     def _raw_data(self, path, cache, cluster, zone, region, profile) -> dict:
+        botocore = _botocore()
         try:
             session, ec2 = make_ec2_client(region, profile)
         except botocore.exceptions.BotoCoreError as e:
