@@ -48,7 +48,7 @@ class ActionModule(ActionBase):
             "spot_types": {"type": "list", "elements": "str", "default": []},
         })[1]  # fmt: skip
         self._prices = {"on-demand": dict(args["on_demand_prices"]), "spot": dict(args["spot_prices"])}
-        self._looked_up, self._warned = set(), False
+        self._looked_up, self._warned, self._ec2 = set(), False, None
         command = shlex.join(cactus_progress.probe_argv(args["session"], args["record"]))
         deadline = time.monotonic() + max(0, args["timeout"])
         delay, looks = float(max(1, args["first_delay"])), 0
@@ -91,9 +91,11 @@ class ActionModule(ActionBase):
             import boto3
             import botocore.config
 
-            ec2 = boto3.client("ec2", region_name=args["region"] or None,
-                               config=botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=10,
-                                                             read_timeout=30))  # fmt: skip
+            if self._ec2 is None:  # one client for all the looks of a wait
+                config = botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=10,
+                                                read_timeout=30)
+                self._ec2 = boto3.client("ec2", region_name=args["region"] or None, config=config)
+            ec2 = self._ec2
             instances = toil_aws.describe_cluster_instances(ec2, args["cluster"])
             ours = [i for i in instances if toil_aws.in_cluster(i, args["cluster"])]
             ids = [i["InstanceId"] for i in ours]

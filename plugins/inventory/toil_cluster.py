@@ -209,7 +209,6 @@ HAS_BOTO3 = find_spec("botocore") is not None
 def _botocore():
     import botocore.config
     import botocore.exceptions
-    import botocore.session
 
     return botocore
 
@@ -225,7 +224,7 @@ _BOTO_CONFIG = {
 def make_ec2_client(region: str, profile: str | None = None):
     """The EC2 client the plugin uses: boto3's credential chain (or the profile), the zone's region."""
     botocore = _botocore()
-    session = botocore.session.Session(profile=profile or None)
+    session = toil_aws.botocore_session(profile=profile or None)
     ec2 = session.create_client("ec2", region_name=region, config=botocore.config.Config(**_BOTO_CONFIG))
     return session, ec2
 

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import CactusError
@@ -58,12 +59,35 @@ _PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedExcep
 _REGION_CODES = {"OptInRequired", "InvalidRegion"}
 
 
-def known_regions() -> set[str]:
-    """Every region botocore knows, in every partition (no network)."""
+# botocore session_vars that ignore AWS_PROFILE: botocore's own data needs no profile, and a bad profile
+# is reported by the AWS call that needs it.
+NO_PROFILE = {"profile": (None, None, None, None)}
+
+
+@functools.cache
+def botocore_loader():
+    """botocore's data loader (endpoints, partitions, service models), one per process: it keeps what it
+    has read, where every new botocore session would read (and parse) botocore's data files again."""
+    import botocore.loaders
     import botocore.session
 
-    # No profile (not even AWS_PROFILE): the region list needs none, and a bad profile is reported later.
-    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return botocore.loaders.create_loader(
+        botocore.session.Session(session_vars=NO_PROFILE).get_config_variable("data_path")
+    )
+
+
+def botocore_session(**kwargs):
+    """A botocore session (botocore.session.Session's arguments) with the process's data loader."""
+    import botocore.session
+
+    session = botocore.session.Session(**kwargs)
+    session.register_component("data_loader", botocore_loader())
+    return session
+
+
+def known_regions() -> set[str]:
+    """Every region botocore knows, in every partition (no network)."""
+    session = botocore_session(session_vars=NO_PROFILE)
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(

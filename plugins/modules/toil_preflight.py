@@ -287,8 +287,8 @@ try:
 except ImportError:  # AnsibleAWSModule reports it
     BotoCoreError = ClientError = None
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import SharedSessionAWSModule
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_governed import (
     appliance_image_lookup,
     check_instance_profile,
@@ -353,9 +353,10 @@ def _aws_fail(module, error, what, fix):
 def run_names(module):
     _required(module, "cluster_name", "zone", "output")
     p = module.params
+    regions = toil_aws.known_regions()
     result = check_names(
-        p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"],
-        p["staging_url"], p["region"] or "",
+        p["cluster_name"], p["zone"], p["output"], regions, p["jobstore_name"], p["staging_url"],
+        p["region"] or "",
     )
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "
@@ -884,7 +885,7 @@ CHECKS = {
 
 
 def main():
-    module = AnsibleAWSModule(
+    module = SharedSessionAWSModule(
         argument_spec=dict(
             check=dict(type="list", elements="str", required=True, choices=sorted(CHECKS)),
             cluster_name=dict(type="str"),

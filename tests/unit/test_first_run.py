@@ -81,6 +81,7 @@ def test_the_ops_team_example_reads_like_the_project():
     ops.read(TOP / "examples" / "ops-team" / "ansible.cfg")
     for section, key in [("defaults", "stdout_callback"), ("defaults", "callback_result_format"),
                          ("defaults", "localhost_warning"), ("defaults", "interpreter_python"),
+                         ("defaults", "internal_poll_interval"),
                          ("inventory", "any_unparsed_is_failed"), ("inventory", "host_pattern_mismatch"),
                          ("toil_cluster_inventory", "defer_errors")]:  # fmt: skip
         assert ops.get(section, key, fallback=None) == root.get(section, key), (section, key)

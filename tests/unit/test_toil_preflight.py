@@ -860,3 +860,31 @@ def test_module_says_when_the_credentials_do_not_work(aws, preflight_module, mon
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role look-up off loopback
     _raises("AWS credentials", "they do not work", preflight_module.run_account,
             FakeModule(zone="us-west-2a", key_pair_name="lab-key"))
+
+
+# ---- the module's clients: one boto3 session (module_utils/aws_session.py) ------------------------
+
+
+def test_module_clients_share_one_session_with_amazon_aws_settings(aws, monkeypatch):
+    from ansible.module_utils import basic
+    from ansible_collections.amazon.aws.plugins.module_utils.botocore import _get_user_agent_string
+    from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
+    from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import SharedSessionAWSModule
+
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": {}}).encode())
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+    made = []
+    session_class = boto3.session.Session
+    monkeypatch.setattr(boto3.session, "Session", lambda **kw: made.append(kw) or session_class(**kw))
+    module = SharedSessionAWSModule(argument_spec={})
+    ec2 = module.client("ec2")
+    assert module.client("ec2") is ec2, "one client per service"
+    iam = module.client("iam", config={"retries": {"total_max_attempts": 1}})
+    assert iam.meta.config.retries["total_max_attempts"] == 1
+    assert _get_user_agent_string() in iam.meta.config.user_agent, "amazon.aws's user agent"
+    assert module.client("sts").get_caller_identity()["Account"]
+    assert ec2.meta.region_name == "us-west-2"
+    assert len(made) == 1, "one boto3 session for every client"
+    # botocore's data is read once per process, by the module's session and the region list alike.
+    assert module.client("sts")._loader is toil_aws.botocore_loader()
+    assert "us-west-2" in toil_aws.known_regions()
