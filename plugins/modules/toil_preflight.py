@@ -353,10 +353,9 @@ def _aws_fail(module, error, what, fix):
 def run_names(module):
     _required(module, "cluster_name", "zone", "output")
     p = module.params
-    regions = toil_aws.known_regions()
     result = check_names(
-        p["cluster_name"], p["zone"], p["output"], regions, p["jobstore_name"], p["staging_url"],
-        p["region"] or "",
+        p["cluster_name"], p["zone"], p["output"], toil_aws.known_regions(), p["jobstore_name"],
+        p["staging_url"], p["region"] or "",
     )
     return {
         "msg": f"names are usable: cluster {p['cluster_name']}, zone {p['zone']} ({result['region']}), "

@@ -149,6 +149,7 @@ class TestCloud:
         self.leader_root = self.workdir / "leader"
         # `core`'s home on the leader host, as seen from here (it is /home/core there).
         self.core_home = self.leader_root / "home-core"
+        self.appliance_id_file = self.leader_root / "run" / Path(APPLIANCE_ID).name  # the leader's /run
         self.ssh_config = self.workdir / "ssh_config"
         self.agent_sock = self.workdir / "agent.sock"
         self.key_file = self.workdir / "id_rsa"
@@ -333,8 +334,8 @@ if [ "$1" = exec ] && [ -r {APPLIANCE_ID} ]; then
         # As docker and podman: status 127 for a missing command (runc's own is 255, which is ssh's).
         shim='command -v "$0" >/dev/null || {{ echo "Error: $0: executable file not found" >&2; exit 127; }}
 exec "$0" "$@"'
-        if [ -n "$interactive" ]; then exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}"; fi
-        exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}" </dev/null
+        [ -n "$interactive" ] || exec </dev/null
+        exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}"
     fi
     set -- exec ${{interactive:+-i}} "$@"
 fi
@@ -456,7 +457,7 @@ exec sudo -n /usr/bin/env {env_args} podman "$@"
                 IMAGE, "sleep", "infinity",
             ]
         )  # fmt: skip
-        (lr / "run" / Path(APPLIANCE_ID).name).write_text(started.stdout.strip())
+        self.appliance_id_file.write_text(started.stdout.strip())
 
     def recreate_appliance(self) -> None:
         """What a leader reboot or `systemctl restart toil-leader` does: everything outside the
@@ -472,7 +473,7 @@ exec sudo -n /usr/bin/env {env_args} podman "$@"
         self.start_appliance()
 
     def stop_appliance(self) -> None:
-        (self.leader_root / "run" / Path(APPLIANCE_ID).name).unlink(missing_ok=True)
+        self.appliance_id_file.unlink(missing_ok=True)
         self._in_leader_ns(["podman", "rm", "-f", "-t", "0", CONTAINER], check=False)
 
     def leader_path(self, path: str) -> Path:
