@@ -16,6 +16,7 @@ the re-run <= 20 s), the best of the repeats with the load beside each; asserts 
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -56,6 +57,13 @@ def main() -> None:
     parser.add_argument("--skip-rerun", action="store_true", help="stop after the transfers")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    try:
+        run(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # the genome and the leader's copies: GiBs of /tmp
+
+
+def run(args, root: Path) -> None:
     with TestCloud(root / "cloud") as cloud:
         release = ReleaseServer(root / "release")
         project = Project(cloud, root / "project", "bench-xfer", release)
