@@ -319,25 +319,28 @@ class TestCloud:
         )
         env_args = " ".join(f"{k}={v}" for k, v in podman_env.items())
         # `docker` on the leader host: podman as root (the real leader's core user is in group docker).
-        # `docker exec [-i] toil_leader CMD...` on the running appliance, which every task on the leader
-        # is, goes to runc, podman's runtime, with the id start_appliance keeps in APPLIANCE_ID: the same
-        # process in the same container without podman's start-up, which costs about 0.2 CPU-s per exec
-        # (dockerd, a daemon, has no such cost). Anything else, or a container not running, goes to podman.
+        # `docker exec [-i] [-u root] toil_leader CMD...` on the running appliance, which every task on the
+        # leader is (the toil_appliance connection adds -u root), goes to runc, podman's runtime, with the id
+        # start_appliance keeps in APPLIANCE_ID: the same process in the same container without podman's
+        # start-up, which costs about 0.2 CPU-s per exec (dockerd, a daemon, has no such cost). Anything
+        # else (another user, other options), or a container not running, goes to podman.
         _write_script(lr / "usr-bin" / "docker", f"""runc="sudo -n runc --root /run/runc"
 running() {{ $runc state "$1" 2>/dev/null | grep -q '"status": "running"'; }}
 if [ "$1" = exec ] && [ -r {APPLIANCE_ID} ]; then
     set -- "${{@:2}}"
-    interactive=
+    interactive= user=
     if [ "$1" = -i ]; then interactive=1; set -- "${{@:2}}"; fi
+    if [ "$1" = -u ]; then user=$2; set -- "${{@:3}}"; fi
     id=$(cat {APPLIANCE_ID})
-    if [ "$1" = {CONTAINER} ] && [ $# -gt 1 ] && running "$id"; then
+    if [ "$1" = {CONTAINER} ] && [ $# -gt 1 ] && {{ [ -z "$user" ] || [ "$user" = root ] || [ "$user" = 0 ]; }} \\
+            && running "$id"; then
         # As docker and podman: status 127 for a missing command (runc's own is 255, which is ssh's).
         shim='command -v "$0" >/dev/null || {{ echo "Error: $0: executable file not found" >&2; exit 127; }}
 exec "$0" "$@"'
         [ -n "$interactive" ] || exec </dev/null
-        exec $runc exec "$id" /bin/sh -c "$shim" "${{@:2}}"
+        exec $runc exec ${{user:+--user 0:0}} "$id" /bin/sh -c "$shim" "${{@:2}}"
     fi
-    set -- exec ${{interactive:+-i}} "$@"
+    set -- exec ${{interactive:+-i}} ${{user:+-u "$user"}} "$@"
 fi
 exec sudo -n /usr/bin/env {env_args} podman "$@"
 """)
