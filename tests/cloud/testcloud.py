@@ -332,8 +332,8 @@ if [ "$1" = exec ] && [ -r {APPLIANCE_ID} ]; then
     if [ "$1" = -i ]; then interactive=1; set -- "${{@:2}}"; fi
     if [ "$1" = -u ]; then user=$2; set -- "${{@:3}}"; fi
     id=$(cat {APPLIANCE_ID})
-    if [ "$1" = {CONTAINER} ] && [ $# -gt 1 ] && {{ [ -z "$user" ] || [ "$user" = root ] || [ "$user" = 0 ]; }} \\
-            && running "$id"; then
+    case $user in ""|root|0) as_root=1 ;; *) as_root= ;; esac
+    if [ "$1" = {CONTAINER} ] && [ $# -gt 1 ] && [ -n "$as_root" ] && running "$id"; then
         # As docker and podman: status 127 for a missing command (runc's own is 255, which is ssh's).
         shim='command -v "$0" >/dev/null || {{ echo "Error: $0: executable file not found" >&2; exit 127; }}
 exec "$0" "$@"'
