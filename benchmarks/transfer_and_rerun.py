@@ -31,8 +31,8 @@ from testcloud import ZONE, TestCloud  # noqa: E402
 
 
 def timed(label, action):
-    # Each figure starts with no dirty pages left by the step before (GiBs written to the leader's disk):
-    # otherwise the kernel's write-back of one step slows the next, whichever it is.
+    # Each figure starts once the step before is on disk (GiBs written to the leader's): its write-back is
+    # not counted in the next one's time.
     os.sync()
     started = time.monotonic()
     result = action()
