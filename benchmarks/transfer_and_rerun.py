@@ -5,8 +5,8 @@
 Starts the local test cloud (loopback only), launches and provisions a leader, then times:
   1. `--tags transfer` sending a genome of --gib GiB (staging, SHA-256, rsync, the leader's check);
   2. plain `rsync` of the same file over the same ssh + docker exec link (what `toil rsync-cluster` does);
-     1 and 2 are timed --pairs times (4), alternating which goes first (ABBA), each transfer into an empty
-     target and with no cached SHA-256, as a first transfer is; the median of the pairs' ratios is the
+     1 and 2 are timed --pairs times (4), alternating which goes first (ABBA), each into an emptied target
+     and the transfer with no cached SHA-256, as a first transfer is; the median of the pairs' ratios is the
      figure (plain rsync alone varies by +-15 % from run to run on a 2-core machine);
   3. `--tags transfer` again (nothing to send), --repeat times (2 by default);
   4. the whole playbook, then the whole playbook again (the idempotent re-run), --repeat times.
@@ -89,7 +89,7 @@ def run(args, root: Path) -> None:
                 argv = ["rsync", "--times", "--rsync-path", "docker exec -i toil_leader rsync", "-e", rsh,
                         str(genome), f"core@{leader['PublicIpAddress']}:{plain_copy}"]
                 return timed("plain rsync of the same file (as toil rsync-cluster)",
-                             lambda: cloud.run(argv, timeout=3600))[1]
+                             lambda: cloud.run(argv, timeout=3600))
 
             def transfer():
                 return timed("transfer step, first run (SHA-256, rsync, the leader's check)",
@@ -104,16 +104,11 @@ def run(args, root: Path) -> None:
 
             ratios = []
             for n in range(max(args.pairs, 1)):
-                if n % 2 == 0:
+                timings = {}
+                for step in (plain, transfer) if n % 2 == 0 else (transfer, plain):
                     fresh()
-                    plain_seconds = plain()
-                    fresh()
-                    result, seconds = transfer()
-                else:
-                    fresh()
-                    result, seconds = transfer()
-                    fresh()
-                    plain_seconds = plain()
+                    timings[step] = step()
+                (_, plain_seconds), (result, seconds) = timings[plain], timings[transfer]
                 ratios.append(seconds / plain_seconds)
                 print(f"{'':<58} {size / 1024**2 / seconds:8.1f} MiB/s, ratio {ratios[-1]:.2f}")
             cloud.appliance("rm", "-f", plain_copy)
