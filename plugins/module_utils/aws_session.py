@@ -1,11 +1,12 @@
-# One boto3 session for all of a module's AWS clients.
+# One boto3 session for all of toil_preflight's AWS clients, with amazon.aws's settings.
 #
-# amazon.aws 10's AnsibleAWSModule.client() builds a new boto3 Session for every client, and each new
-# session makes botocore read its endpoint and partition data and the service's model again (about
-# 0.2 CPU-s per client, and a pre-flight run asks for several). SharedSessionAWSModule makes the session
-# once (the same profile, credentials, region, endpoint and user agent as amazon.aws's, and the process's
-# botocore data loader: toil_aws.botocore_session) and each client once per service and configuration.
-# Errors are reported as amazon.aws's boto3_conn reports them.
+# toil_preflight's checks run in the controller's own process (plugins/action/toil_preflight.py), where
+# amazon.aws's AnsibleAWSModule cannot be made. SharedAWSSession reads the same options (amazon.aws's
+# aws_argument_spec: profile, credentials, region, endpoint, CA bundle, botocore config) with amazon.aws's
+# get_aws_connection_info, and makes the boto3 session once (with the process's botocore data loader,
+# toil_aws.botocore_session: each new session would read and parse botocore's data files again, about
+# 0.2 CPU-s a client) and each client once per service and configuration. Errors are reported as
+# amazon.aws's boto3_conn reports them.
 
 from __future__ import annotations
 
@@ -14,18 +15,25 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     _merge_botocore_config,
     get_aws_connection_info,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
 from ansible_collections.genomics.cactus.plugins.module_utils.toil_aws import botocore_session
 
+__all__ = ["SharedAWSSession", "aws_argument_spec"]
 
-class SharedSessionAWSModule(AnsibleAWSModule):
-    """AnsibleAWSModule whose clients share one boto3 session (and one client per service/config)."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+class SharedAWSSession:
+    """AWS clients for `params` (validated against aws_argument_spec() and the caller's own options), all
+    from one boto3 session. `fail_json(msg=...)` reports a setting that makes no client; it must not
+    return."""
+
+    def __init__(self, params, fail_json, name="toil_preflight"):
+        self.params, self.fail_json, self._name = params, fail_json, name
         self._boto3_session = None
         self._clients = {}
+
+    @property
+    def region(self):
+        return get_aws_connection_info(self)[0]
 
     def _session(self):
         if self._boto3_session is None:
@@ -37,7 +45,7 @@ class SharedSessionAWSModule(AnsibleAWSModule):
             )
         return self._boto3_session
 
-    def client(self, service, retry_decorator=None, **extra_params):
+    def client(self, service, **extra_params):
         key = (service, repr(sorted(extra_params.items())))
         if key not in self._clients:
             region, endpoint, params = get_aws_connection_info(self)
@@ -53,8 +61,7 @@ class SharedSessionAWSModule(AnsibleAWSModule):
                 lambda: session.client(service, config=config, region_name=region, endpoint_url=endpoint,
                                        **params)
             )
-        conn = self._clients[key]
-        return conn if retry_decorator is None else RetryingBotoClientWrapper(conn, retry_decorator)
+        return self._clients[key]
 
     def _connect(self, make):
         import botocore.exceptions
@@ -65,4 +72,4 @@ class SharedSessionAWSModule(AnsibleAWSModule):
             self.fail_json(msg=f"The {self._name} module requires a region and none was found in "
                            "configuration, environment variables or module parameters")
         except (ValueError, botocore.exceptions.BotoCoreError) as e:
-            self.fail_json_aws(e, msg="Couldn't connect to AWS")
+            self.fail_json(msg=f"Couldn't connect to AWS: {e}")

@@ -6,11 +6,9 @@ calls run against moto in-process (no socket), through a stand-in for AnsibleAWS
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import boto3
 import pytest
@@ -43,7 +41,6 @@ from ansible_collections.genomics.cactus.plugins.module_utils.toil_rules import 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "toil_preflight.py"
 REGIONS = {"us-west-2", "us-east-1", "eu-west-1"}
 
 
@@ -482,6 +479,7 @@ class FakeModule:
             "recorded_jobstore": "",
         }
         self.params = {**defaults, **params}
+        self.warnings = []
 
     @property
     def region(self):
@@ -492,6 +490,9 @@ class FakeModule:
 
     def fail_json(self, **kwargs):
         raise ModuleFailed(kwargs["msg"])
+
+    def warn(self, message):
+        self.warnings.append(message)
 
     def get_bin_path(self, name):
         return name
@@ -505,10 +506,9 @@ class FakeModule:
 
 @pytest.fixture
 def preflight_module():
-    spec = importlib.util.spec_from_file_location("toil_preflight_module", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from ansible_collections.genomics.cactus.plugins.module_utils import toil_preflight_run
+
+    return toil_preflight_run
 
 
 @pytest.fixture
@@ -521,6 +521,20 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     with moto.mock_aws():
         yield
+
+
+def test_checks_run_in_order_and_stop_at_the_first_problem(preflight_module):
+    names = {"cluster_name": "birds", "zone": "us-west-2a", "output": "/data/out.hal",
+             "jobstore_name": "birds-js", "staging_url": ""}
+    # ssh-agent not required: its problem is a warning, and the later checks still run
+    quiet = FakeModule(check=["names", "agent", "names"], require_agent=False, key_pair_name="k",
+                       key_fingerprint="f", **names)
+    result = preflight_module.run(quiet)
+    assert result["msg"].splitlines()[0].startswith("names are usable: cluster birds")
+    assert result["msg"].splitlines()[1].startswith("ssh-agent not checked: toil_key_pair_name: no ssh-agent")
+    assert quiet.warnings == result["preflight_warnings"] and len(quiet.warnings) == 1
+    with pytest.raises(ModuleFailed, match="toil_cluster_name: 'Birds' is not lowercase"):
+        preflight_module.run(FakeModule(check=["names", "agent"], **{**names, "cluster_name": "Birds"}))
 
 
 def test_module_finds_clusters_and_refuses_a_prefix_name(aws, preflight_module):
@@ -865,26 +879,44 @@ def test_module_says_when_the_credentials_do_not_work(aws, preflight_module, mon
 # ---- the module's clients: one boto3 session (module_utils/aws_session.py) ------------------------
 
 
-def test_module_clients_share_one_session_with_amazon_aws_settings(aws, monkeypatch):
-    from ansible.module_utils import basic
+def test_clients_share_one_session_with_amazon_aws_settings(aws, monkeypatch):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible_collections.amazon.aws.plugins.module_utils.botocore import _get_user_agent_string
     from ansible_collections.genomics.cactus.plugins.module_utils import toil_aws
-    from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import SharedSessionAWSModule
+    from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import (
+        SharedAWSSession,
+        aws_argument_spec,
+    )
 
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": {}}).encode())
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
     made = []
     session_class = boto3.session.Session
     monkeypatch.setattr(boto3.session, "Session", lambda **kw: made.append(kw) or session_class(**kw))
-    module = SharedSessionAWSModule(argument_spec={})
-    ec2 = module.client("ec2")
-    assert module.client("ec2") is ec2, "one client per service"
-    iam = module.client("iam", config={"retries": {"total_max_attempts": 1}})
+    # amazon.aws's options as the action plugin validates them (the environment's region, no others)
+    params = ArgumentSpecValidator(aws_argument_spec()).validate({}).validated_parameters
+    aws = SharedAWSSession(params, lambda **result: pytest.fail(result["msg"]))
+    ec2 = aws.client("ec2")
+    assert aws.client("ec2") is ec2, "one client per service"
+    iam = aws.client("iam", config={"retries": {"total_max_attempts": 1}})
     assert iam.meta.config.retries["total_max_attempts"] == 1
     assert _get_user_agent_string() in iam.meta.config.user_agent, "amazon.aws's user agent"
-    assert module.client("sts").get_caller_identity()["Account"]
-    assert ec2.meta.region_name == "us-west-2"
+    assert aws.client("sts").get_caller_identity()["Account"]
+    assert ec2.meta.region_name == aws.region == "us-west-2"
     assert len(made) == 1, "one boto3 session for every client"
-    # botocore's data is read once per process, by the module's session and the region list alike.
-    assert module.client("sts")._loader is toil_aws.botocore_loader()
+    # botocore's data is read once per process, by the session and the region list alike.
+    assert aws.client("sts")._loader is toil_aws.botocore_loader()
     assert "us-west-2" in toil_aws.known_regions()
+
+
+def test_a_bad_setting_is_reported_as_amazon_aws_reports_it(aws):
+    from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import SharedAWSSession
+
+    failed = []
+
+    def fail_json(**result):
+        failed.append(result["msg"])
+        raise ModuleFailed(result["msg"])
+
+    aws = SharedAWSSession({"region": "us-west-2", "profile": "no-such-profile"}, fail_json)
+    with pytest.raises(ModuleFailed):
+        aws.client("sts")
+    assert failed and "no-such-profile" in failed[0], failed
