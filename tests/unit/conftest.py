@@ -4,14 +4,12 @@ Toil's argument parser writes ~/.toil/default.yaml when it is built, and ansible
 both go to a temp HOME.
 """
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = REPO / "plugins" / "modules"
 
 
 @pytest.fixture(autouse=True)
@@ -23,11 +21,10 @@ def private_home(tmp_path_factory, monkeypatch):
 
 
 def load_plan_module():
-    """The Ansible module file as a Python module (its measurement functions are tested directly)."""
-    spec = importlib.util.spec_from_file_location("cactus_plan_module", MODULES / "cactus_plan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """What the cactus_plan action runs (module_utils/cactus_plan_run.py), its functions tested directly."""
+    from ansible_collections.genomics.cactus.plugins.module_utils import cactus_plan_run
+
+    return cactus_plan_run
 
 
 @pytest.fixture(scope="session")
