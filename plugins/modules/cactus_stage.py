@@ -1,5 +1,7 @@
 #!/usr/bin/python
 # Lay out the local genomes of a plan for one rsync to the leader, with a checksum manifest.
+# The manual only: the action plugin plugins/action/cactus_stage.py runs it
+# (module_utils/cactus_stage_run.py) on the controller.
 DOCUMENTATION = r"""
 ---
 module: cactus_stage
@@ -12,7 +14,8 @@ description:
     (paths relative to the genomes directory), which the leader checks after the transfer.
   - Checksums are cached by path, size and modification time in O(cache), so a re-run does not
     read unchanged genomes again.
-  - Runs on the controller. Remote genomes (URLs) are left alone.
+  - Runs on the controller (an action plugin, in Ansible's own process), whatever host the task names.
+    Remote genomes (URLs) are left alone.
   - Returns the inputs' fingerprints (the seqFile's SHA-256, each local genome's from the manifest,
     each URL with what the plan measured) and compares them with those of O(record), the run record
     of this job store; when a started or finished run's inputs changed it fails before anything is
@@ -137,84 +140,3 @@ inputs_message:
   type: str
   returned: always
 """
-
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
-    changes, fingerprints, verdict)
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_paths import check_staging_url
-from ansible_collections.genomics.cactus.plugins.module_utils.cactus_stage import stage
-
-
-def s3_layout(genomes, leader_genomes_dir, s3_url, tree, manifest_text):
-    """Where each local genome goes in S3, and the seqFile that points there."""
-    bucket, prefix = check_staging_url(s3_url)  # pre-flight checked it already
-    digests = {}
-    for line in manifest_text.splitlines():
-        digest, rel = line.split("  ", 1)
-        digests[rel] = digest
-    base = leader_genomes_dir.rstrip("/") + "/"
-    uploads, lines = [], [tree] if tree else []
-    for genome in genomes:
-        path = genome.get("resolved") or genome.get("path")
-        if genome.get("kind") == "local":
-            if os.path.isdir(genome["resolved"]):
-                raise ValueError(
-                    f"genome {genome['name']} is a directory, which Cactus reads only from a local path: "
-                    "transfer it with cactus_transfer_mode=rsync, or join its files into one FASTA"
-                )
-            rel = genome["leader_path"][len(base):]
-            key = f"{prefix}/{rel}" if prefix else rel
-            uploads.append({"src": genome["resolved"], "bucket": bucket, "key": key, "sha256": digests[rel]})
-            path = f"s3://{bucket}/{key}"
-        lines.append(f"{'*' if genome.get('outgroup') else ''}{genome['name']}\t{path}")
-    return uploads, "\n".join(lines) + "\n"
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            genomes=dict(type="list", elements="dict", required=True),
-            leader_genomes_dir=dict(type="str", required=True),
-            stage_dir=dict(type="path", required=True),
-            cache=dict(type="path", required=True),
-            s3_url=dict(type="str"),
-            tree=dict(type="str"),
-            seqfile_text=dict(type="str", default=""),
-            record=dict(type="dict", default={}),
-            state=dict(type="str", default="none"),
-            jobstore=dict(type="str", default=""),
-            name_variable=dict(type="str", default="toil_jobstore_name"),
-            name_value=dict(type="str", default=""),
-            output=dict(type="str", default=""),
-            stop_on_change=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    try:
-        changed, result = stage(
-            p["genomes"], p["leader_genomes_dir"], p["stage_dir"], p["cache"], dry_run=module.check_mode
-        )
-        if p["s3_url"]:
-            result["uploads"], result["seqfile_text"] = s3_layout(
-                p["genomes"], p["leader_genomes_dir"], p["s3_url"], p["tree"], result["manifest_text"]
-            )
-        result["inputs"] = fingerprints(p["genomes"], result["manifest_text"], p["seqfile_text"],
-                                        p["leader_genomes_dir"])
-    except (OSError, ValueError) as e:
-        module.fail_json(msg=f"cactus_seqfile: cannot stage the local genomes: {e}")
-    del result["manifest_text"]
-    # Only a record of this job store describes what is on the leader (another is an earlier run's).
-    record = p["record"] if p["record"].get("jobstore") == p["jobstore"] else {}
-    result["changed_inputs"] = changes(record.get("inputs"), result["inputs"])
-    stop, result["inputs_message"] = verdict(p["state"], result["changed_inputs"], p["jobstore"],
-                                             p["name_variable"], p["name_value"], p["output"])
-    if stop and p["stop_on_change"]:
-        module.fail_json(msg=result["inputs_message"], **result)
-    module.exit_json(changed=changed, **result)
-
-
-if __name__ == "__main__":
-    main()

@@ -2,21 +2,16 @@
 cactus_stage module computes them from its manifest."""
 
 import hashlib
-import importlib.util
-from pathlib import Path
 
+from ansible_collections.genomics.cactus.plugins.module_utils import (
+    cactus_stage_run as cactus_stage,  # what the cactus_stage action runs
+)
 from ansible_collections.genomics.cactus.plugins.module_utils.cactus_inputs import (
     changes,
     fingerprints,
     next_name,
     verdict,
 )
-
-_spec = importlib.util.spec_from_file_location(
-    "cactus_stage", Path(__file__).parents[2] / "plugins" / "modules" / "cactus_stage.py"
-)
-cactus_stage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cactus_stage)
 
 LEADER = "/opt/cactus/runs/r/genomes"
 SEQFILE = "(a,(b,c));\na\t/opt/a.fa\n"

@@ -1,18 +1,14 @@
 """Staging local genomes: links in place, a checksum manifest, a cache that spares re-reading."""
 
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
-
-_spec = importlib.util.spec_from_file_location(
-    "cactus_stage", Path(__file__).parents[2] / "plugins" / "modules" / "cactus_stage.py"
+from ansible_collections.genomics.cactus.plugins.module_utils import (
+    cactus_stage_run as cactus_stage,  # what the cactus_stage action runs
 )
-cactus_stage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cactus_stage)
 
 LEADER = "/opt/cactus/runs/r/genomes"
 

@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.genomics.cactus.plugins.module_utils import (
+    cactus_stage_run as cactus_stage,  # what the cactus_stage action runs
+)
 from ansible_collections.genomics.cactus.plugins.module_utils import cactus_transfer
 
 
@@ -20,7 +23,6 @@ def _module(name):
 
 
 cactus_verify = _module("cactus_verify")
-cactus_stage = _module("cactus_stage")
 
 LEADER = "/opt/cactus/runs/r/genomes"
 
