@@ -1,7 +1,8 @@
 # Staging a plan's local genomes on the controller: a tree of links laid out as on the target, and
 # each file's SHA-256, cached by path, size and modification time (a re-run reads no unchanged file).
-# Used by the cactus_stage module (the inputs' fingerprints) and the cactus_transfer action (which
-# hashes what the cache lacks while rsync reads the same files, in a background thread).
+# Used by the cactus_stage action (module_utils/cactus_stage_run.py: the inputs' fingerprints) and the
+# cactus_transfer action (which hashes what the cache lacks while rsync reads the same files, in a
+# background thread).
 
 import hashlib
 import json

@@ -1,7 +1,8 @@
 # Pre-flight checks of a Toil cluster run on AWS: the decisions, as pure functions.
 #
-# The module plugins/modules/toil_preflight.py asks AWS and ssh-agent; the answers come here to be
-# judged. Nothing here does I/O, so every rule has a unit test (tests/unit/test_toil_preflight.py).
+# The checks of module_utils/toil_preflight_run.py (the toil_preflight action runs them) ask AWS and
+# ssh-agent; the answers come here to be judged. Nothing here does I/O, so every rule has a unit test
+# (tests/unit/test_toil_preflight.py).
 # Names, zones, job store names and the cluster-name hazard are Toil's rules (module_utils/toil_rules.py),
 # node types the planner's (module_utils/cactus_sizing.py, cactus_governed.py): they are called from
 # here, not repeated.

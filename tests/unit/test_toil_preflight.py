@@ -1,4 +1,5 @@
-"""Pre-flight decisions (module_utils/toil_preflight.py) and the toil_preflight module's AWS calls.
+"""Pre-flight decisions (module_utils/toil_preflight.py) and the toil_preflight action's AWS calls
+(module_utils/toil_preflight_run.py).
 
 The decisions are pure functions: fed here with what AWS and ssh-agent answer. The module's AWS
 calls run against moto in-process (no socket), through a stand-in for AnsibleAWSModule.
