@@ -38,14 +38,17 @@ from ansible_collections.genomics.cactus.plugins.module_utils.cactus_step_plan i
 from ansible_collections.genomics.cactus.plugins.module_utils.instance_facts import describe_instance_types
 
 
-def write_if_changed(path, text):
-    """Write `text` to `path` atomically unless it is already there; True when written."""
+def write_if_changed(path, text, dry_run=False):
+    """Write `text` to `path` atomically unless it is already there; True when written (dry_run: when it
+    would be)."""
     try:
         with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
                 return False
     except FileNotFoundError:
         pass
+    if dry_run:
+        return True
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".plan.", suffix=".json")
@@ -54,14 +57,6 @@ def write_if_changed(path, text):
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return True
-
-
-def would_change(path, text):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() != text
-    except FileNotFoundError:
-        return True
 
 
 ARGUMENT_SPEC = dict(
@@ -217,5 +212,5 @@ def run(params, check_mode=False):
     plan = make_plan(params)
     plan_file = os.path.join(params["run_dir"], "plan.json")
     text = json.dumps(plan, indent=2, sort_keys=True) + "\n"
-    changed = would_change(plan_file, text) if check_mode else write_if_changed(plan_file, text)
+    changed = write_if_changed(plan_file, text, dry_run=check_mode)
     return {"changed": changed, "plan": plan, "plan_file": plan_file, "msg": plan["summary"]}

@@ -1360,10 +1360,11 @@ def test_make_plan_on_aws_still_needs_them_before_measuring(tmp_path, plan_modul
 
 def test_write_if_changed(tmp_path, plan_module):
     path = str(tmp_path / "run" / "plan.json")
-    assert plan_module.would_change(path, "x")
+    assert plan_module.write_if_changed(path, "x", dry_run=True) and not os.path.exists(path)
     assert plan_module.write_if_changed(path, "x") is True
     assert plan_module.write_if_changed(path, "x") is False
-    assert not plan_module.would_change(path, "x") and plan_module.would_change(path, "y")
+    assert not plan_module.write_if_changed(path, "x", dry_run=True)
+    assert plan_module.write_if_changed(path, "y", dry_run=True) and Path(path).read_text() == "x"
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
 
 
