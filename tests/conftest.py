@@ -45,11 +45,22 @@ def _stream_of(item) -> str:
     return "cloud-2" if item.nodeid.startswith(SECOND_CLOUD) else "cloud-1"
 
 
+# Under ./test.sh (CACTUS_TEST_POOL, a directory all streams share) the rest stream's unit tests are
+# shared work: each stream runs its own tests, then takes test modules of these not yet taken, one at
+# a time (creating a file in the pool claims one), so the three streams end at about the same time.
+POOL = os.environ.get("CACTUS_TEST_POOL")
+SHARED = ("tests/unit/", "tests/standin/", "tests/test_netguard.py")
+
+
+def _shared(item) -> bool:
+    return bool(POOL) and _stream_of(item) == "rest" and item.nodeid.startswith(SHARED)
+
+
 def pytest_collection_modifyitems(config, items):
     """CACTUS_TEST_STREAM picks one stream of the suite: `cloud-1` and `cloud-2`, the tests on the
     session's appliance cloud (the `cloud` fixture: one sshd on port 22 per network namespace) split
     in two, `cloud` both of them, `rest` all others. ./test.sh runs the streams at once, each in a
-    namespace of its own."""
+    namespace of its own, and the shared tests (above) in whichever stream is free first."""
     stream = os.environ.get("CACTUS_TEST_STREAM")
     if stream not in ("cloud", "cloud-1", "cloud-2", "rest"):
         return
@@ -57,10 +68,53 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         ours = _stream_of(item)
         wanted = ours == stream or (stream == "cloud" and ours.startswith("cloud-"))
-        (keep if wanted else drop).append(item)
+        (keep if wanted and not _shared(item) else drop).append(item)
+    if stream != "cloud":  # each stream's own tests first
+        keep += [item for item in items if _shared(item)]
+        drop = [item for item in drop if not _shared(item)]
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = keep
+
+
+_TAKEN: list[int] = []  # the number of tests of each shared module this stream ran
+
+
+def _claim(module: str) -> bool:
+    try:
+        os.close(os.open(Path(POOL, module.replace("/", "__")), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """pytest's loop, except that each shared module runs only in the stream that claims it first."""
+    if not POOL or session.testsfailed or session.config.option.collectonly:
+        return None  # pytest's own loop
+    queue = [item for item in session.items if not _shared(item)]
+    modules: dict[str, list] = {}
+    for item in session.items:
+        if _shared(item):
+            modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    unclaimed = list(modules)
+    while True:
+        while not queue and unclaimed:
+            module = unclaimed.pop(0)
+            if _claim(module):
+                queue = modules[module]
+                _TAKEN.append(len(queue))
+        if not queue:
+            return True
+        item = queue.pop(0)
+        # At the end of a module nothing is known to follow: every fixture is torn down (the cloud
+        # too, once this stream's own tests are done), and the next module sets up what it needs.
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=queue[0] if queue else None)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
 
 
 # Each test's CPU time (with its module fixtures' set-up, as pytest's --durations counts it): the suite
@@ -85,6 +139,9 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_terminal_summary(terminalreporter):
     if not os.environ.get("CACTUS_TEST_STREAM") or not _CPU_BY_TEST:
         return
+    if POOL:
+        terminalreporter.write_line(f"shared unit tests: {len(_TAKEN)} modules, {sum(_TAKEN)} tests ran in this "
+                                    "stream (the others in the other streams)")
     total = sum(cpu for cpu, _ in _CPU_BY_TEST.values())
     what = f"most CPU of {total:.0f} CPU-s (the tests' processes, not the containers')"
     terminalreporter.write_sep("=", what)

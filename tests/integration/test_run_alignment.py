@@ -353,8 +353,11 @@ def _check_samples_and_report(cloud, project):
 def test_killed_alignment_restarts_to_the_same_output(cloud, release, reference_output, tmp_path):
     # Paced (seconds per genome job): the run must still be going during the checks below on a busy machine.
     # The sampler on the leader every 2 s: a few samples before the kill.
+    # Toil waits between a failing job's retries (the failed restart below: 5 of them), by default
+    # 2, 6, 18, 54 and 162 s: four minutes of the test's waiting. 2 s each is enough to be seen.
     paced = {"cactus_align_environment": {"CACTUS_STANDIN_PACE": "15"}, "cactus_align_wait": False,
-             "cactus_sample_interval": 2}  # fmt: skip
+             "cactus_sample_interval": 2,
+             "cactus_extra_options": ["--retryBackoffSeconds", "2", "--retryBackoffFactor", "1"]}  # fmt: skip
     project = _fresh_project(cloud, release, tmp_path, "e2e-kill", **paced)
     try:
         project.play()
