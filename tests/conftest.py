@@ -140,8 +140,8 @@ def pytest_terminal_summary(terminalreporter):
     if not os.environ.get("CACTUS_TEST_STREAM") or not _CPU_BY_TEST:
         return
     if POOL:
-        terminalreporter.write_line(f"shared unit tests: {len(_TAKEN)} modules, {sum(_TAKEN)} tests ran in this "
-                                    "stream (the others in the other streams)")
+        ran = f"shared unit tests: {len(_TAKEN)} modules, {sum(_TAKEN)} tests ran in this stream"
+        terminalreporter.write_line(f"{ran} (the others in the other streams)")
     total = sum(cpu for cpu, _ in _CPU_BY_TEST.values())
     what = f"most CPU of {total:.0f} CPU-s (the tests' processes, not the containers')"
     terminalreporter.write_sep("=", what)
