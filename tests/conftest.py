@@ -35,7 +35,6 @@ SECOND_CLOUD = (
     "tests/integration/test_run_alignment.py::test_provision_",
     "tests/integration/test_run_alignment.py::test_cut_transfer_",
     "tests/integration/test_run_alignment.py::test_lost_leader_",
-    "tests/integration/test_run_alignment.py::test_governed_account_",
 )
 
 
