@@ -7,12 +7,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$top"
-# Set-up steps that need different things run at once (each is mostly one core's work): .venv (pip)
-# beside the OS packages (apt); then the test image, which needs both (skipped when it is cached).
-scripts/setup.sh --test &
-venv=$!
-tests/setup-host.sh --packages
-wait "$venv"
+scripts/setup.sh --test
 tests/setup-host.sh
 export PATH="$top/.venv/bin:$PATH"
 

@@ -13,8 +13,6 @@
 #     dependencies, plus pip, setuptools and wheel; built by that interpreter's own pip and checked by
 #     an offline install into a throwaway venv.
 # This is the only test step that downloads (Debian archive, PyPI); the tests themselves run isolated.
-#   tests/setup-host.sh              both steps
-#   tests/setup-host.sh --packages   step 1 only (./test.sh runs it beside the .venv install)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${CACTUS_TEST_CACHE:-$HOME/.cache/cactus-aws-tests}
@@ -38,7 +36,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
     [ "$status" -eq 0 ] || exit "$status"
 fi
-[ "${1:-}" = "--packages" ] && exit 0
 
 toil_req=$(grep -E '^toil\[aws\]==' "$top/requirements.txt" | cut -d' ' -f1)
 key=$( (echo "$toil_req"; cat "$0") | sha256sum | cut -c1-16)
