@@ -63,17 +63,18 @@ def pytest_collection_modifyitems(config, items):
     stream = os.environ.get("CACTUS_TEST_STREAM")
     if stream not in ("cloud", "cloud-1", "cloud-2", "rest"):
         return
-    keep, drop = [], []
+    own, shared, drop = [], [], []
     for item in items:
         ours = _stream_of(item)
-        wanted = ours == stream or (stream == "cloud" and ours.startswith("cloud-"))
-        (keep if wanted and not _shared(item) else drop).append(item)
-    if stream != "cloud":  # each stream's own tests first
-        keep += [item for item in items if _shared(item)]
-        drop = [item for item in drop if not _shared(item)]
+        if _shared(item) and stream != "cloud":
+            shared.append(item)
+        elif ours == stream or (stream == "cloud" and ours.startswith("cloud-")):
+            own.append(item)
+        else:
+            drop.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    items[:] = keep
+    items[:] = own + shared  # each stream's own tests first
 
 
 _TAKEN: list[int] = []  # the number of tests of each shared module this stream ran

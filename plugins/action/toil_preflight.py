@@ -17,6 +17,9 @@ from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import
 
 display = Display()
 
+# What the action validates: amazon.aws's AWS options and the checks' own.
+ARGUMENT_SPEC = {**aws_argument_spec(), **toil_preflight_run.ARGUMENT_SPEC}
+
 
 class _Failed(Exception):
     def __init__(self, result):
@@ -62,8 +65,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        spec = {**aws_argument_spec(), **toil_preflight_run.ARGUMENT_SPEC}
-        params = self.validate_argument_spec(argument_spec=spec)[1]
+        params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             result.update(toil_preflight_run.run(_Controller(params)))
         except _Failed as failed:

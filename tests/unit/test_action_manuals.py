@@ -10,12 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.genomics.cactus.plugins.module_utils import (
-    cactus_plan_run,
-    cactus_stage_run,
-    toil_preflight_run,
-)
-from ansible_collections.genomics.cactus.plugins.module_utils.aws_session import aws_argument_spec
+from ansible_collections.genomics.cactus.plugins.action import toil_preflight
+from ansible_collections.genomics.cactus.plugins.module_utils import cactus_plan_run, cactus_stage_run
 
 REPO = Path(__file__).resolve().parents[2]
 # name: the options its action validates
@@ -23,7 +19,7 @@ ACTIONS = {
     "cactus_plan": cactus_plan_run.ARGUMENT_SPEC,
     "cactus_stage": cactus_stage_run.ARGUMENT_SPEC,
     # amazon.aws's AWS options too (its documentation fragments in the manual)
-    "toil_preflight": {**aws_argument_spec(), **toil_preflight_run.ARGUMENT_SPEC},
+    "toil_preflight": toil_preflight.ARGUMENT_SPEC,
 }
 
 
